@@ -1,0 +1,35 @@
+// How the rollout reaches one host: `local` (processes here) and `ssh` (ssh2) implement this, and
+// the rollout's rules (order, concurrency, failures, unknown outcomes) stay in one place: rollout.ts.
+
+export interface RunOptions {
+  /** DEPLOY_* variables; the transport sets them by a quoted prefix, never by templating. */
+  env: Record<string, string>;
+  /** Kill the command after this long; the host then counts as failed. */
+  timeoutMs: number;
+  /** Kill the command when it prints nothing for this long. */
+  inactivityMs?: number;
+  onOutput(stream: 'stdout' | 'stderr', text: string): void;
+}
+
+/**
+ * How a command ended, as far as the transport observed it.
+ * `lost`: the command may have run, but its end was not seen (connection dropped, channel closed with
+ * no exit status). The rollout turns that into an `unknown` host, never into success or a retry.
+ */
+export type CommandEnd =
+  | { kind: 'exit'; code: number }
+  | { kind: 'killed'; signal: string }
+  | { kind: 'timeout'; limit: 'command' | 'inactivity' }
+  | { kind: 'lost'; reason: string };
+
+export interface HostConnection {
+  run(command: string, options: RunOptions): Promise<CommandEnd>;
+  close(): void;
+}
+
+/** Thrown by connect when nothing ran on the host (refused, DNS, bad host key, handshake timeout). */
+export class ConnectFailure extends Error {}
+
+export interface HostTransport {
+  connect(host: string, options: { timeoutMs: number }): Promise<HostConnection>;
+}
