@@ -25,6 +25,11 @@ export interface DeployJob {
   hosts: Array<{ name: string; state: HostState }>;
   /** Aborted on `/cancel`: start no new host, let the running ones finish. */
   cancel: AbortSignal;
+  /**
+   * True when this bot took the deployment over from one that died: a step may have been sent already,
+   * so a deployer must find out what happened (status URL, revision) rather than send it again.
+   */
+  resumed: boolean;
   /** Epoch ms: the environment's `timeouts.total`, counted from the deployment's first start. */
   deadline: number;
   /** Values to redact from any output (keys, tokens) in raw, base64 and JSON-escaped forms. */

@@ -1,0 +1,79 @@
+// The Probot app: webhooks in, engine calls out, nothing more. Each handler records what arrived and
+// returns at once (rule 7); the work happens in the worker, which also survives a crash (rule 6).
+import type { ApplicationFunction, Context } from 'probot';
+import { isForced } from '../common/deploy-intent.ts';
+import type { BotMetrics } from './web/metrics.ts';
+import type { NewDeployment, Store } from './store/store.ts';
+
+export interface AppServices {
+  store: Store;
+  metrics: BotMetrics;
+  /** The bot's own login (`<slug>[bot]`): only its own deployments may name another requester. */
+  appLogin(): Promise<string>;
+  /** A deployment was recorded: start admitting it now. */
+  deploymentReceived(): void;
+  /** ChatOps, when enabled: handles an `issue_comment.created` event (must return quickly). */
+  onComment?(context: Context<'issue_comment.created'>): Promise<void>;
+}
+
+export function shipguardApp(services: AppServices): ApplicationFunction {
+  return (app) => {
+    app.on('deployment.created', async (context) => {
+      const started = performance.now();
+      const deployment = deploymentFrom(context, await services.appLogin());
+      if (!deployment) {
+        context.log.warn('deployment webhook without an installation: ignored');
+        return;
+      }
+      // The deployment first, the delivery second: a crash in between leaves the deployment recorded,
+      // and its redelivery is a no-op by deployment id (rule 1).
+      await services.store.recordReceived(deployment);
+      await services.store.recordDelivery(context.id, context.name);
+      services.metrics.webhookAck.observe({ event: 'deployment' }, (performance.now() - started) / 1000);
+      services.deploymentReceived();
+    });
+
+    app.on('issue_comment.created', async (context) => {
+      const started = performance.now();
+      if (!services.onComment) return;
+      if (!(await services.store.recordDelivery(context.id, context.name))) return; // redelivery
+      await services.onComment(context);
+      services.metrics.webhookAck.observe({ event: 'issue_comment' }, (performance.now() - started) / 1000);
+    });
+  };
+}
+
+function deploymentFrom(context: Context<'deployment.created'>, appLogin: string): NewDeployment | null {
+  const { deployment, repository, installation } = context.payload;
+  if (!installation) return null;
+  const payload = payloadObject(deployment.payload);
+  // Who asked: the creator, except for deployments this bot created for a ChatOps command, which
+  // carry the commenter in `requested_by`. Anyone else could claim any name there (and dodge a lock).
+  const createdByThisBot = deployment.creator?.login === appLogin;
+  const requestedBy = createdByThisBot && typeof payload.requested_by === 'string' ? payload.requested_by : (deployment.creator?.login ?? 'unknown');
+  return {
+    id: deployment.id,
+    installationId: installation.id,
+    repository: repository.full_name,
+    environment: deployment.environment,
+    sha: deployment.sha,
+    ref: deployment.ref,
+    task: deployment.task,
+    forced: isForced(payload),
+    requestedBy,
+    payload,
+  };
+}
+
+/** GitHub gives the payload as an object, or as the string it was created with. */
+function payloadObject(payload: unknown): Record<string, unknown> {
+  if (typeof payload === 'string') {
+    try {
+      const parsed: unknown = JSON.parse(payload);
+      return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
+    } catch {
+      return {};
+    }
+  }
+  return typeof payload === 'object' && payload !== null && !Array.isArray(payload) ? (payload as Record<string, unknown>) : {};
+}

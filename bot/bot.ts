@@ -1,0 +1,169 @@
+// Assembles a running bot: store, Probot app, worker, status publisher, missed-delivery catch-up and
+// pages on one HTTP server. `npm start` (server.ts), the demo and the end-to-end tests all start it here.
+import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createNodeMiddleware, createProbot, type Probot } from 'probot';
+import { shipguardApp, type AppServices } from './app.ts';
+import { botConfigFromEnvironment, type BotConfig } from './config.ts';
+import type { Deployer } from './deployers/deployer.ts';
+import { LocalDeployer } from './deployers/local.ts';
+import type { LeaseTiming } from './engine/leases.ts';
+import { loadDeployConfig } from './github/load-deploy-config.ts';
+import { probotAccess, type GitHubAccess } from './github/github-access.ts';
+import { LogLinks } from './github/log-links.ts';
+import { redeliverMissedDeliveries } from './github/missed-deliveries.ts';
+import { StatusPublisher } from './github/statuses.ts';
+import { githubStatusWriter } from './github/status-writer.ts';
+import { openStore } from './store/open-store.ts';
+import type { Store } from './store/store.ts';
+import { BotMetrics } from './web/metrics.ts';
+import { handlePage } from './web/routes.ts';
+import { Worker } from './worker/worker.ts';
+
+const CATCH_UP_EVERY_MS = 5 * 60_000;
+const CATCH_UP_WINDOW_MS = 24 * 3_600_000;
+
+export interface StartBotOptions {
+  /** Probot's variables and ours (DESIGN.md "Bot configuration"). */
+  env: NodeJS.ProcessEnv;
+  /** Extra or replacement deployers by name (tests). */
+  deployers?: Record<string, Deployer>;
+  /** Shorter leases for tests; production uses the defaults of engine/leases.ts. */
+  lease?: LeaseTiming;
+  /** Turn off the missed-delivery catch-up (tests that count API calls). */
+  catchUp?: boolean;
+}
+
+export interface Bot {
+  url: string;
+  port: number;
+  config: BotConfig;
+  store: Store;
+  worker: Worker;
+  publisher: StatusPublisher;
+  metrics: BotMetrics;
+  probot: Probot;
+  access: GitHubAccess;
+  links: LogLinks;
+  stop(graceMs?: number): Promise<void>;
+}
+
+export async function startBot(options: StartBotOptions): Promise<Bot> {
+  const config = botConfigFromEnvironment(options.env);
+  const probot = createProbot({ env: options.env });
+  const log = probot.log;
+  const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  const owner = `bot-${process.pid}-${randomUUID().slice(0, 8)}`;
+  const access = probotAccess(probot);
+  const links = new LogLinks(config.publicUrl, config.linkSecret);
+  const metrics = new BotMetrics();
+  const deployers = buildDeployers(options);
+  const secrets = [config.sshKey, config.webhookSecret, config.linkSecret].filter((s): s is string => Boolean(s));
+
+  const publisher = new StatusPublisher({
+    store,
+    writer: githubStatusWriter(access),
+    owner,
+    log,
+    onPublished: (status) => metrics.statusesPublished.inc({ state: status.state }),
+  });
+  const loadConfig = (installationId: number, repository: string) => loadDeployConfig(access, installationId, repository);
+  const worker = new Worker({
+    store,
+    owner,
+    links,
+    log,
+    deployers,
+    secrets,
+    lease: options.lease,
+    loadConfig,
+    statusQueued: () => publisher.wake(),
+    onAdmitted(_record, admission) {
+      if (admission.kind === 'refuse') metrics.deploymentsRefused.inc({ reason: admission.duplicateOf !== null ? 'duplicate' : 'invalid' });
+    },
+    onFinished(record, finish, hosts) {
+      metrics.deploymentsFinished.inc({ state: finish.state });
+      if (record.startedAt) metrics.deployDuration.observe({ state: finish.state }, (Date.now() - record.startedAt.getTime()) / 1000);
+      for (const host of hosts) metrics.hostDuration.observe({ outcome: host.state }, host.ms / 1000);
+    },
+  });
+
+  let appLogin: Promise<string> | null = null;
+  const services: AppServices = {
+    store,
+    metrics,
+    appLogin() {
+      appLogin ??= access
+        .app()
+        .then((client) => client.request('GET /app'))
+        .then(({ data }) => `${data!.slug}[bot]`)
+        .catch((error) => {
+          appLogin = null;
+          throw error;
+        });
+      return appLogin;
+    },
+    deploymentReceived: () => worker.wake(),
+  };
+  const middleware = await createNodeMiddleware(shipguardApp(services), { probot, webhooksPath: '/api/github/webhooks' });
+  const server = createServer((req, res) => {
+    void (async () => {
+      if (await handlePage({ store, links, metrics }, req, res)) return;
+      await middleware(req, res, () => {
+        res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+      });
+    })().catch((error) => {
+      log.error({ err: error }, 'request failed');
+      if (!res.headersSent) res.writeHead(500).end();
+    });
+  });
+  await listen(server, config.port);
+  const port = (server.address() as AddressInfo).port;
+
+  publisher.start();
+  worker.start();
+  const catchUp = async () => {
+    try {
+      await redeliverMissedDeliveries({ access, log, since: new Date(Date.now() - CATCH_UP_WINDOW_MS), received: (guid) => store.hasDelivery(guid) });
+    } catch (error) {
+      log.warn({ err: error }, 'could not check for missed webhook deliveries');
+    }
+  };
+  const catchUpTimer = options.catchUp === false ? undefined : setInterval(() => void catchUp(), CATCH_UP_EVERY_MS);
+  if (options.catchUp !== false) void catchUp();
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    config,
+    store,
+    worker,
+    publisher,
+    metrics,
+    probot,
+    access,
+    links,
+    async stop(graceMs = 0) {
+      clearInterval(catchUpTimer);
+      await worker.stop(graceMs);
+      await publisher.stop();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await store.close();
+    },
+  };
+}
+
+function buildDeployers(options: StartBotOptions): Map<string, Deployer> {
+  const deployers = new Map<string, Deployer>([['local', new LocalDeployer()]]);
+  for (const [name, deployer] of Object.entries(options.deployers ?? {})) deployers.set(name, deployer);
+  return deployers;
+}
+
+function listen(server: Server, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, () => resolve());
+  });
+}

@@ -1,0 +1,44 @@
+// The bot's settings, from the environment only (DESIGN.md "Bot configuration"). Secrets live here,
+// on the bot's side; the repository never holds a key, a token or a deployer URL.
+import { readFileSync } from 'node:fs';
+import { LogLinks } from './github/log-links.ts';
+
+export interface BotConfig {
+  port: number;
+  publicUrl: string;
+  databaseUrl: string | undefined;
+  dataDir: string;
+  webhookSecret: string;
+  linkSecret: string;
+  sshKey: string | undefined;
+  knownHosts: string | undefined;
+}
+
+export function botConfigFromEnvironment(env: NodeJS.ProcessEnv): BotConfig {
+  const port = Number(env.PORT ?? 3000);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT=${env.PORT}: expected a port number`);
+  const webhookSecret = env.WEBHOOK_SECRET ?? '';
+  if (!webhookSecret) throw new Error('WEBHOOK_SECRET is not set: the bot cannot verify that webhooks come from GitHub');
+  return {
+    port,
+    publicUrl: (env.PUBLIC_URL ?? `http://localhost:${port}`).replace(/\/+$/, ''),
+    databaseUrl: env.DATABASE_URL || undefined,
+    dataDir: env.DATA_DIR || './.shipguard',
+    webhookSecret,
+    linkSecret: env.SHIPGUARD_LINK_SECRET || LogLinks.deriveSecret(webhookSecret),
+    sshKey: textOrFile(env, 'SHIPGUARD_SSH_KEY'),
+    knownHosts: textOrFile(env, 'SHIPGUARD_KNOWN_HOSTS'),
+  };
+}
+
+/** `NAME` holds the text itself, `NAME_PATH` a file with it. */
+export function textOrFile(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  if (env[name]) return env[name];
+  const path = env[`${name}_PATH`];
+  if (!path) return undefined;
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new Error(`${name}_PATH=${path}: ${(error as Error).message}`);
+  }
+}

@@ -1,0 +1,91 @@
+// Rules 1, 2 and 8 as one pure function: given what the store knows when a deployment arrives,
+// refuse it (and say why) or queue it (and say which waiting ones it supersedes).
+import { duplicateDescription } from '../../common/deploy-intent.ts';
+import { environmentNameError, refError, repositoryNameError, shaError, taskNameError } from '../../common/names.ts';
+import type { EnvironmentConfig } from '../github/deploy-config.ts';
+import { fitDescription } from './descriptions.ts';
+import { BLOCKING_STATES, type DeploymentState } from './states.ts';
+
+export interface Candidate {
+  id: number;
+  repository: string;
+  environment: string;
+  sha: string;
+  ref: string;
+  task: string;
+  forced: boolean;
+  requestedBy: string;
+}
+
+export interface EnvironmentLock {
+  owner: string;
+  reason: string;
+  lockedAt: Date;
+}
+
+export type ConfigFact = { ok: true; environment: EnvironmentConfig } | { ok: false; summary: string; detail: string };
+
+export interface AdmissionFacts {
+  candidate: Candidate;
+  config: ConfigFact;
+  /** Other deployments with the candidate's duplicate key, oldest first. */
+  sameKey: Array<{ id: number; state: DeploymentState }>;
+  lock: EnvironmentLock | null;
+  /** Environments where the candidate's SHA has been deployed successfully (for `requires`). */
+  succeededIn: string[];
+  /** Deployments waiting (queued) in the environment, oldest first. */
+  waiting: number[];
+  now: Date;
+}
+
+export type Admission =
+  | { kind: 'refuse'; status: 'inactive' | 'error'; description: string; detail: string; duplicateOf: number | null }
+  | { kind: 'queue'; supersede: number[] };
+
+export function admit(facts: AdmissionFacts): Admission {
+  const { candidate } = facts;
+  const invalid = inputProblems(candidate);
+  if (invalid.length) return refuse('error', invalid.join('; '));
+  if (!facts.config.ok) return refuse('error', facts.config.summary, facts.config.detail);
+  const config = facts.config.environment;
+
+  if (!candidate.forced) {
+    const original = facts.sameKey.find((other) => BLOCKING_STATES.includes(other.state) && other.id !== candidate.id);
+    if (original) {
+      const description = duplicateDescription(original.id, original.state);
+      return { kind: 'refuse', status: 'inactive', description, detail: `${description}: this sha was already requested for ${candidate.environment}; use force to run it again`, duplicateOf: original.id };
+    }
+  }
+
+  if (facts.lock && facts.lock.owner !== candidate.requestedBy) {
+    const age = Math.max(0, Math.round((facts.now.getTime() - facts.lock.lockedAt.getTime()) / 60_000));
+    const reason = facts.lock.reason ? `: ${facts.lock.reason}` : '';
+    return refuse('error', `${candidate.environment} is locked by @${facts.lock.owner} (${age}m ago)${reason}`);
+  }
+
+  const missing = (config.requires ?? []).filter((required) => !facts.succeededIn.includes(required));
+  if (missing.length) {
+    return refuse('error', `${candidate.sha.slice(0, 7)} has not succeeded on ${missing.join(', ')}: deploy it there first`);
+  }
+
+  return { kind: 'queue', supersede: config.queue === 'latest' ? facts.waiting.filter((id) => id !== candidate.id) : [] };
+}
+
+function refuse(status: 'inactive' | 'error', summary: string, detail = summary): Admission {
+  return { kind: 'refuse', status, description: fitDescription(summary), detail, duplicateOf: null };
+}
+
+/** Rule 8: every name from the webhook is checked before it is stored as runnable. */
+function inputProblems(candidate: Candidate): string[] {
+  return [
+    repositoryNameError(candidate.repository),
+    environmentNameError(candidate.environment),
+    shaError(candidate.sha),
+    refError(candidate.ref),
+    taskNameError(candidate.task),
+  ].filter((problem): problem is string => problem !== null);
+}
+
+export function supersededDescription(newerId: number): string {
+  return `superseded by #${newerId}`;
+}

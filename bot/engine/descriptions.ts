@@ -1,0 +1,16 @@
+// Status descriptions: GitHub refuses more than 140 characters, so every text is cut to fit here.
+
+export const MAX_DESCRIPTION = 140;
+
+export function fitDescription(text: string): string {
+  const oneLine = text.replace(/\s+/g, ' ').trim();
+  return oneLine.length <= MAX_DESCRIPTION ? oneLine : `${oneLine.slice(0, MAX_DESCRIPTION - 1)}…`;
+}
+
+export function progressDescription(done: number, total: number, running: number): string {
+  if (total === 0) return 'deploying';
+  return running > 0 || done < total ? `deploying ${done}/${total} hosts` : `deployed ${done}/${total} hosts`;
+}
+
+/** Progress updates go out at most this often per deployment; phases always go out (DESIGN.md). */
+export const PROGRESS_INTERVAL_MS = 5_000;

@@ -1,0 +1,132 @@
+// Publishes deployment statuses from the store's outbox to GitHub, one installation queue at a time.
+// Status writes are safe to repeat, so they are retried (5xx, rate limits, expired tokens); a status
+// GitHub refuses for good (4xx) is logged and dropped, never retried forever.
+import type { Logger } from 'pino';
+import { planStatusSends } from '../engine/status-queue.ts';
+import type { PendingStatus, Store } from '../store/store.ts';
+
+export interface StatusWriter {
+  /** Creates the status on GitHub; throws an error with `.status` (HTTP code) when GitHub refuses. */
+  write(status: PendingStatus): Promise<void>;
+}
+
+export interface StatusPublisherOptions {
+  store: Store;
+  writer: StatusWriter;
+  owner: string;
+  log: Logger;
+  /** Waits between attempts of one write; after the last, the queue backs off for `backoffMs`. */
+  retryDelaysMs?: number[];
+  backoffMs?: number;
+  pollMs?: number;
+  onPublished?: (status: PendingStatus) => void;
+}
+
+export class StatusPublisher {
+  private readonly options: Required<Omit<StatusPublisherOptions, 'onPublished'>> & Pick<StatusPublisherOptions, 'onPublished'>;
+  private readonly busy = new Set<number>();
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = true;
+  private draining: Promise<void> | null = null;
+
+  constructor(options: StatusPublisherOptions) {
+    this.options = { retryDelaysMs: [1000, 2000, 4000, 8000], backoffMs: 30_000, pollMs: 500, ...options };
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.draining;
+  }
+
+  /** A new status is waiting: look now rather than at the next poll. */
+  wake(): void {
+    if (!this.stopped && !this.draining) this.schedule(0);
+  }
+
+  private schedule(ms: number): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.draining = this.drain()
+        .catch((error) => this.options.log.error({ err: error }, 'status publisher: store unavailable'))
+        .finally(() => {
+          this.draining = null;
+          if (!this.stopped) this.schedule(this.options.pollMs);
+        });
+    }, ms);
+  }
+
+  /** Sends what is pending, installation by installation, until nothing is left to claim. */
+  async drain(): Promise<void> {
+    const { store, owner } = this.options;
+    const senders: Promise<void>[] = [];
+    for (;;) {
+      const claimed = await store.claimStatuses(owner, 120_000, 200, [...this.busy]);
+      if (claimed.length === 0) break;
+      const installation = claimed[0]!.installationId;
+      this.busy.add(installation);
+      senders.push(this.sendAll(claimed).finally(() => this.busy.delete(installation)));
+    }
+    await Promise.all(senders);
+  }
+
+  private async sendAll(claimed: PendingStatus[]): Promise<void> {
+    const { store } = this.options;
+    const plan = planStatusSends(claimed);
+    await store.markStatusesDone(plan.drop.map((s) => s.seq));
+    for (const [index, status] of plan.send.entries()) {
+      const sent = await this.sendWithRetries(status);
+      if (!sent) {
+        // Keep the order: the rest of this installation's queue waits for the failed one.
+        await store.releaseStatuses(plan.send.slice(index + 1).map((s) => s.seq));
+        return;
+      }
+    }
+  }
+
+  private async sendWithRetries(status: PendingStatus): Promise<boolean> {
+    const { store, writer, log, retryDelaysMs, backoffMs } = this.options;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await writer.write(status);
+        await store.markStatusesDone([status.seq]);
+        if (status.kind !== 'progress') await store.setGitHubState(status.deploymentId, status.state);
+        this.options.onPublished?.(status);
+        return true;
+      } catch (error) {
+        const code = (error as { status?: number }).status;
+        if (code !== undefined && isPermanent(code)) {
+          log.error({ err: error, deployment: status.deploymentId, state: status.state }, 'GitHub refused a deployment status; dropped');
+          await store.markStatusesDone([status.seq]);
+          return true;
+        }
+        if (attempt >= retryDelaysMs.length) {
+          log.warn({ err: error, deployment: status.deploymentId }, `status write failed ${attempt + 1} times; retrying in ${backoffMs} ms`);
+          await store.markStatusFailed(status.seq, String((error as Error).message), backoffMs);
+          return false;
+        }
+        await sleep(retryAfterMs(error) ?? retryDelaysMs[attempt]!);
+      }
+    }
+  }
+}
+
+/** 4xx other than auth and rate limits will not change on retry. */
+function isPermanent(code: number): boolean {
+  return code >= 400 && code < 500 && code !== 401 && code !== 403 && code !== 408 && code !== 429;
+}
+
+function retryAfterMs(error: unknown): number | null {
+  const headers = (error as { response?: { headers?: Record<string, string> } }).response?.headers;
+  const seconds = Number(headers?.['retry-after']);
+  return Number.isFinite(seconds) && seconds > 0 ? Math.min(seconds * 1000, 60_000) : null;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,398 @@
+// The Store on SQL: the same statements run on PGlite (embedded) and PostgreSQL.
+import { duplicateKey } from '../../common/deploy-intent.ts';
+import type { Admission, EnvironmentLock } from '../engine/admission.ts';
+import type { DeploymentState } from '../engine/states.ts';
+import type { HostPhase, HostState } from '../deployers/deployer.ts';
+import { migrate } from './migrations.ts';
+import type { SqlClient, SqlExecutor } from './sql-client.ts';
+import type { DeploymentRecord, Finish, HostRecord, NewDeployment, PendingStatus, StatusToPublish, Store } from './store.ts';
+
+type Row = Record<string, unknown>;
+
+export async function openSqlStore(db: SqlClient): Promise<Store> {
+  await migrate(db);
+  return new SqlStore(db);
+}
+
+class SqlStore implements Store {
+  private readonly db: SqlClient;
+
+  constructor(db: SqlClient) {
+    this.db = db;
+  }
+
+  async recordDelivery(guid: string, event: string): Promise<boolean> {
+    const rows = await this.db.query('INSERT INTO webhook_deliveries (guid, event) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING guid', [guid, event]);
+    return rows.length === 1;
+  }
+
+  async hasDelivery(guid: string): Promise<boolean> {
+    return (await this.db.query('SELECT 1 FROM webhook_deliveries WHERE guid = $1', [guid])).length === 1;
+  }
+
+  async recordReceived(d: NewDeployment): Promise<boolean> {
+    const rows = await this.db.query(
+      `INSERT INTO deployments (id, installation_id, repository, environment, sha, ref, task, duplicate_key, forced, requested_by, payload, state)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'received') ON CONFLICT (id) DO NOTHING RETURNING id`,
+      [d.id, d.installationId, d.repository, d.environment, d.sha, d.ref, d.task, duplicateKey(d), d.forced, d.requestedBy, JSON.stringify(d.payload)],
+    );
+    if (rows.length === 1) await this.addEvent(d.id, `received: ${d.environment} ${d.sha.slice(0, 12)} (${d.ref}) requested by @${d.requestedBy}${d.forced ? ', forced' : ''}`);
+    return rows.length === 1;
+  }
+
+  async claimReceived(owner: string, holdMs: number, limit: number): Promise<DeploymentRecord[]> {
+    const rows = await this.db.query(
+      `UPDATE deployments SET lease_owner = $1, lease_expires_at = now() + make_interval(secs => $2::float8 / 1000)
+       WHERE id IN (SELECT id FROM deployments WHERE state = 'received' AND (lease_expires_at IS NULL OR lease_expires_at < now())
+                    ORDER BY received_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)
+       RETURNING *`,
+      [owner, holdMs, limit],
+    );
+    return rows.map(toDeployment).sort((a, b) => a.receivedAt.getTime() - b.receivedAt.getTime() || a.id - b.id);
+  }
+
+  async admit(
+    id: number,
+    config: Parameters<Store['admit']>[1],
+    decide: Parameters<Store['admit']>[2],
+    statuses: Parameters<Store['admit']>[3],
+  ): Promise<Admission | null> {
+    return this.db.transaction(async (tx) => {
+      const [head] = await tx.query('SELECT repository, environment FROM deployments WHERE id = $1', [id]);
+      if (!head) return null;
+      const lock = await lockEnvironment(tx, String(head.repository), String(head.environment));
+      const [row] = await tx.query("SELECT * FROM deployments WHERE id = $1 AND state = 'received' FOR UPDATE", [id]);
+      if (!row) return null; // admitted meanwhile by another replica
+      const record = toDeployment(row);
+      const sameKey = await tx.query("SELECT id, state FROM deployments WHERE duplicate_key = $1 AND id <> $2 AND state <> 'received' ORDER BY received_at, id", [
+        duplicateKey(record),
+        id,
+      ]);
+      const succeeded = await tx.query("SELECT DISTINCT environment FROM deployments WHERE repository = $1 AND sha = $2 AND task = 'deploy' AND state = 'succeeded'", [
+        record.repository,
+        record.sha,
+      ]);
+      const waiting = await tx.query("SELECT id FROM deployments WHERE repository = $1 AND environment = $2 AND state = 'queued' ORDER BY queued_at, id", [
+        record.repository,
+        record.environment,
+      ]);
+      const [now] = await tx.query<{ now: Date }>('SELECT now() AS now');
+      const envConfig = config.ok ? config.environment : null;
+      const admission = decide({
+        candidate: record,
+        config,
+        sameKey: sameKey.map((r) => ({ id: Number(r.id), state: r.state as DeploymentState })),
+        lock,
+        succeededIn: succeeded.map((r) => String(r.environment)),
+        waiting: waiting.map((r) => Number(r.id)),
+        now: new Date(now!.now),
+      });
+      if (admission.kind === 'refuse') {
+        await tx.query(
+          `UPDATE deployments SET state = 'refused', description = $2, detail = $3, duplicate_of = $4, lease_owner = NULL, lease_expires_at = NULL, finished_at = now() WHERE id = $1`,
+          [id, admission.description, admission.detail, admission.duplicateOf],
+        );
+        await addEventIn(tx, id, `refused: ${admission.detail}`);
+      } else {
+        await tx.query(
+          `UPDATE deployments SET state = 'queued', config = $2, environment_url = $3, lease_owner = NULL, lease_expires_at = NULL, queued_at = now(), description = 'queued' WHERE id = $1`,
+          [id, JSON.stringify(envConfig), envConfig?.url ?? null],
+        );
+        await addEventIn(tx, id, 'queued');
+        for (const older of admission.supersede) {
+          await tx.query(`UPDATE deployments SET state = 'superseded', description = $2, finished_at = now() WHERE id = $1 AND state = 'queued'`, [older, `superseded by #${id}`]);
+          await addEventIn(tx, older, `superseded by #${id}`);
+        }
+      }
+      const admitted: DeploymentRecord =
+        admission.kind === 'queue' ? { ...record, state: 'queued', config: envConfig, environmentUrl: envConfig?.url ?? null } : { ...record, state: 'refused' };
+      for (const status of statuses(admission, admitted)) await enqueueIn(tx, status);
+      return admission;
+    });
+  }
+
+  async claimNext(owner: string, leaseMs: number, hosts: (record: DeploymentRecord) => string[], status: (record: DeploymentRecord) => StatusToPublish): Promise<DeploymentRecord | null> {
+    const candidates = await this.db.query(
+      `SELECT DISTINCT ON (repository, environment) id, repository, environment FROM deployments q
+       WHERE state = 'queued' AND NOT EXISTS (SELECT 1 FROM deployments r WHERE r.repository = q.repository AND r.environment = q.environment AND r.state = 'running')
+       ORDER BY repository, environment, queued_at, id LIMIT 20`,
+    );
+    for (const candidate of candidates) {
+      const claimed = await this.db.transaction(async (tx) => {
+        await lockEnvironment(tx, String(candidate.repository), String(candidate.environment));
+        const running = await tx.query("SELECT 1 FROM deployments WHERE repository = $1 AND environment = $2 AND state = 'running'", [candidate.repository, candidate.environment]);
+        if (running.length) return null;
+        const [next] = await tx.query("SELECT * FROM deployments WHERE repository = $1 AND environment = $2 AND state = 'queued' ORDER BY queued_at, id LIMIT 1 FOR UPDATE", [
+          candidate.repository,
+          candidate.environment,
+        ]);
+        if (!next) return null;
+        const record = toDeployment(next);
+        const [previous] = await tx.query(
+          "SELECT sha FROM deployments WHERE repository = $1 AND environment = $2 AND task = 'deploy' AND state = 'succeeded' ORDER BY finished_at DESC, id DESC LIMIT 1",
+          [record.repository, record.environment],
+        );
+        const totalMs = record.config?.timeouts.total ?? 7_200_000;
+        const [started] = await tx.query(
+          `UPDATE deployments SET state = 'running', lease_owner = $2, lease_expires_at = now() + make_interval(secs => $3::float8 / 1000), started_at = now(),
+             deadline_at = now() + make_interval(secs => $4::float8 / 1000), previous_sha = $5, description = 'starting'
+           WHERE id = $1 RETURNING *`,
+          [record.id, owner, leaseMs, totalMs, previous ? String(previous.sha) : null],
+        );
+        const startedRecord = toDeployment(started!);
+        for (const [position, host] of hosts(startedRecord).entries()) {
+          await tx.query("INSERT INTO deployment_hosts (deployment_id, position, host, state) VALUES ($1, $2, $3, 'pending') ON CONFLICT DO NOTHING", [record.id, position, host]);
+        }
+        await addEventIn(tx, record.id, `started by ${owner}`);
+        await enqueueIn(tx, status(startedRecord));
+        return startedRecord;
+      });
+      if (claimed) return claimed;
+    }
+    return null;
+  }
+
+  async takeOverLapsed(owner: string, leaseMs: number): Promise<DeploymentRecord | null> {
+    const rows = await this.db.query(
+      `UPDATE deployments SET lease_owner = $1, lease_expires_at = now() + make_interval(secs => $2::float8 / 1000)
+       WHERE id = (SELECT id FROM deployments WHERE state = 'running' AND lease_expires_at < now() ORDER BY lease_expires_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+       RETURNING *`,
+      [owner, leaseMs],
+    );
+    if (!rows[0]) return null;
+    const record = toDeployment(rows[0]);
+    await this.addEvent(record.id, `taken over by ${owner}: the lease of the bot running it lapsed`);
+    return record;
+  }
+
+  async renewLease(id: number, owner: string, leaseMs: number): Promise<boolean> {
+    const rows = await this.db.query(
+      `UPDATE deployments SET lease_expires_at = now() + make_interval(secs => $3::float8 / 1000) WHERE id = $1 AND lease_owner = $2 AND state = 'running' RETURNING id`,
+      [id, owner, leaseMs],
+    );
+    return rows.length === 1;
+  }
+
+  async finish(id: number, owner: string, finish: Finish): Promise<boolean> {
+    return this.db.transaction(async (tx) => {
+      const rows = await tx.query(
+        `UPDATE deployments SET state = $3, description = $4, detail = $5, finished_at = now(), lease_owner = NULL, lease_expires_at = NULL
+         WHERE id = $1 AND lease_owner = $2 AND state = 'running' RETURNING id`,
+        [id, owner, finish.state, finish.description, finish.detail ?? finish.description],
+      );
+      if (rows.length !== 1) return false;
+      await addEventIn(tx, id, `${finish.state}: ${finish.detail ?? finish.description}`);
+      await enqueueIn(tx, finish.status);
+      return true;
+    });
+  }
+
+  async hosts(id: number): Promise<HostRecord[]> {
+    const rows = await this.db.query('SELECT * FROM deployment_hosts WHERE deployment_id = $1 ORDER BY position', [id]);
+    return rows.map((r) => ({
+      host: String(r.host),
+      position: Number(r.position),
+      state: r.state as HostState,
+      phase: (r.phase as HostPhase | null) ?? null,
+      message: String(r.message),
+      output: String(r.output),
+      startedAt: date(r.started_at),
+      finishedAt: date(r.finished_at),
+    }));
+  }
+
+  async updateHost(id: number, host: string, change: Parameters<Store['updateHost']>[2]): Promise<void> {
+    await this.db.query(
+      `UPDATE deployment_hosts SET state = COALESCE($3, state), phase = CASE WHEN $4::boolean THEN $5 ELSE phase END, message = COALESCE($6, message),
+         output = COALESCE($7, output), started_at = CASE WHEN $8::boolean THEN now() ELSE started_at END,
+         finished_at = CASE WHEN $9::boolean THEN now() ELSE finished_at END
+       WHERE deployment_id = $1 AND host = $2`,
+      [id, host, change.state ?? null, change.phase !== undefined, change.phase ?? null, change.message ?? null, change.output ?? null, change.started ?? false, change.finished ?? false],
+    );
+  }
+
+  async addEvent(id: number, message: string): Promise<void> {
+    await addEventIn(this.db, id, message);
+  }
+
+  async events(id: number) {
+    const rows = await this.db.query('SELECT at, message FROM deployment_events WHERE deployment_id = $1 ORDER BY seq', [id]);
+    return rows.map((r) => ({ at: new Date(r.at as string), message: String(r.message) }));
+  }
+
+  async enqueueStatus(status: StatusToPublish): Promise<void> {
+    await enqueueIn(this.db, status);
+  }
+
+  async claimStatuses(owner: string, holdMs: number, limit: number, busy: number[]): Promise<PendingStatus[]> {
+    // Every pending status of one installation that no other replica holds and that is not backing
+    // off, oldest first: one sender per installation keeps the statuses' order.
+    const rows = await this.db.query(
+      `UPDATE status_outbox SET claimed_by = $1, claimed_until = now() + make_interval(secs => $2::float8 / 1000)
+       WHERE seq IN (
+         SELECT seq FROM status_outbox WHERE done_at IS NULL AND installation_id = (
+           SELECT installation_id FROM status_outbox o WHERE done_at IS NULL AND NOT (installation_id = ANY($4::bigint[]))
+             AND NOT EXISTS (SELECT 1 FROM status_outbox h WHERE h.installation_id = o.installation_id AND h.done_at IS NULL
+                             AND h.claimed_until >= now() AND (h.claimed_by IS NULL OR h.claimed_by <> $1))
+           ORDER BY seq LIMIT 1)
+         ORDER BY seq LIMIT $3 FOR UPDATE SKIP LOCKED)
+       RETURNING *`,
+      [owner, holdMs, limit, busy],
+    );
+    return rows
+      .map((r) => ({
+        seq: Number(r.seq),
+        deploymentId: Number(r.deployment_id),
+        installationId: Number(r.installation_id),
+        repository: String(r.repository),
+        kind: r.kind as PendingStatus['kind'],
+        state: r.state as PendingStatus['state'],
+        description: String(r.description),
+        logUrl: (r.log_url as string | null) ?? null,
+        environmentUrl: (r.environment_url as string | null) ?? null,
+        attempts: Number(r.attempts),
+      }))
+      .sort((a, b) => a.seq - b.seq);
+  }
+
+  async markStatusesDone(seqs: number[]): Promise<void> {
+    if (seqs.length) await this.db.query('UPDATE status_outbox SET done_at = now() WHERE seq = ANY($1::bigint[])', [seqs]);
+  }
+
+  async markStatusFailed(seq: number, error: string, retryInMs: number): Promise<void> {
+    // Unclaimed but held until the retry time: the whole installation's queue waits (order kept).
+    await this.db.query(
+      'UPDATE status_outbox SET attempts = attempts + 1, last_error = $2, claimed_by = NULL, claimed_until = now() + make_interval(secs => $3::float8 / 1000) WHERE seq = $1',
+      [seq, error.slice(0, 500), retryInMs],
+    );
+  }
+
+  async releaseStatuses(seqs: number[]): Promise<void> {
+    if (seqs.length) await this.db.query('UPDATE status_outbox SET claimed_by = NULL, claimed_until = NULL WHERE seq = ANY($1::bigint[]) AND done_at IS NULL', [seqs]);
+  }
+
+  async setGitHubState(id: number, state: string): Promise<void> {
+    await this.db.query('UPDATE deployments SET github_state = $2 WHERE id = $1', [id, state]);
+  }
+
+  async deployment(id: number): Promise<DeploymentRecord | null> {
+    const [row] = await this.db.query('SELECT * FROM deployments WHERE id = $1', [id]);
+    return row ? toDeployment(row) : null;
+  }
+
+  async deployments(filter: Parameters<Store['deployments']>[0]): Promise<DeploymentRecord[]> {
+    const rows = await this.db.query(
+      `SELECT * FROM deployments WHERE ($1::text IS NULL OR repository = $1) AND ($2::text IS NULL OR environment = $2)
+         AND ($3::text[] IS NULL OR state = ANY($3::text[])) AND ($4::text IS NULL OR task = $4)
+       ORDER BY received_at DESC, id DESC LIMIT $5`,
+      [filter.repository ?? null, filter.environment ?? null, filter.states ?? null, filter.task ?? null, filter.limit ?? 100],
+    );
+    return rows.map(toDeployment);
+  }
+
+  async requestCancel(repository: string, environment: string, by: string): Promise<DeploymentRecord[]> {
+    const rows = await this.db.query(
+      `UPDATE deployments SET cancel_requested_by = $3 WHERE repository = $1 AND environment = $2 AND state IN ('queued', 'running') AND cancel_requested_by IS NULL RETURNING *`,
+      [repository, environment, by],
+    );
+    return rows.map(toDeployment);
+  }
+
+  async cancelQueued(id: number, status: StatusToPublish): Promise<boolean> {
+    return this.db.transaction(async (tx) => {
+      const rows = await tx.query(`UPDATE deployments SET state = 'cancelled', description = $2, finished_at = now() WHERE id = $1 AND state = 'queued' RETURNING id`, [
+        id,
+        status.description,
+      ]);
+      if (!rows.length) return false;
+      await addEventIn(tx, id, status.description);
+      await enqueueIn(tx, status);
+      return true;
+    });
+  }
+
+  async lock(repository: string, environment: string, owner: string, reason: string): Promise<EnvironmentLock> {
+    return this.db.transaction(async (tx) => {
+      const current = await lockEnvironment(tx, repository, environment);
+      if (current) return current; // already held: the caller compares owners
+      await tx.query('UPDATE environments SET lock_owner = $3, lock_reason = $4, locked_at = now() WHERE repository = $1 AND environment = $2', [repository, environment, owner, reason]);
+      return (await lockEnvironment(tx, repository, environment))!;
+    });
+  }
+
+  async unlock(repository: string, environment: string): Promise<EnvironmentLock | null> {
+    return this.db.transaction(async (tx) => {
+      const current = await lockEnvironment(tx, repository, environment);
+      await tx.query('UPDATE environments SET lock_owner = NULL, lock_reason = NULL, locked_at = NULL WHERE repository = $1 AND environment = $2', [repository, environment]);
+      return current;
+    });
+  }
+
+  async environmentLock(repository: string, environment: string): Promise<EnvironmentLock | null> {
+    const [row] = await this.db.query('SELECT lock_owner, lock_reason, locked_at FROM environments WHERE repository = $1 AND environment = $2', [repository, environment]);
+    return row ? lockFrom(row) : null;
+  }
+
+  close(): Promise<void> {
+    return this.db.close();
+  }
+}
+
+/** Locks the environment's anchor row for the transaction (creating it on first use); returns its /lock. */
+async function lockEnvironment(tx: SqlExecutor, repository: string, environment: string): Promise<EnvironmentLock | null> {
+  await tx.query('INSERT INTO environments (repository, environment) VALUES ($1, $2) ON CONFLICT DO NOTHING', [repository, environment]);
+  const [row] = await tx.query('SELECT lock_owner, lock_reason, locked_at FROM environments WHERE repository = $1 AND environment = $2 FOR UPDATE', [repository, environment]);
+  return lockFrom(row!);
+}
+
+function lockFrom(row: Row): EnvironmentLock | null {
+  if (!row.lock_owner) return null;
+  return { owner: String(row.lock_owner), reason: String(row.lock_reason ?? ''), lockedAt: new Date(row.locked_at as string) };
+}
+
+async function addEventIn(tx: SqlExecutor, id: number, message: string): Promise<void> {
+  await tx.query('INSERT INTO deployment_events (deployment_id, message) VALUES ($1, $2)', [id, message]);
+}
+
+async function enqueueIn(tx: SqlExecutor, s: StatusToPublish): Promise<void> {
+  await tx.query(
+    `INSERT INTO status_outbox (deployment_id, installation_id, repository, kind, state, description, log_url, environment_url) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+    [s.deploymentId, s.installationId, s.repository, s.kind, s.state, s.description, s.logUrl, s.environmentUrl],
+  );
+}
+
+function date(value: unknown): Date | null {
+  return value === null || value === undefined ? null : new Date(value as string);
+}
+
+function toDeployment(r: Row): DeploymentRecord {
+  return {
+    id: Number(r.id),
+    installationId: Number(r.installation_id),
+    repository: String(r.repository),
+    environment: String(r.environment),
+    sha: String(r.sha),
+    ref: String(r.ref),
+    task: String(r.task),
+    forced: Boolean(r.forced),
+    requestedBy: String(r.requested_by),
+    payload: (typeof r.payload === 'string' ? JSON.parse(r.payload) : r.payload) as Record<string, unknown>,
+    state: r.state as DeploymentState,
+    githubState: (r.github_state as DeploymentRecord['githubState']) ?? null,
+    description: String(r.description ?? ''),
+    detail: String(r.detail ?? ''),
+    duplicateOf: r.duplicate_of === null || r.duplicate_of === undefined ? null : Number(r.duplicate_of),
+    config: (typeof r.config === 'string' ? JSON.parse(r.config) : r.config) as DeploymentRecord['config'],
+    environmentUrl: (r.environment_url as string | null) ?? null,
+    previousSha: (r.previous_sha as string | null) ?? null,
+    leaseOwner: (r.lease_owner as string | null) ?? null,
+    leaseExpiresAt: date(r.lease_expires_at),
+    cancelRequestedBy: (r.cancel_requested_by as string | null) ?? null,
+    deadlineAt: date(r.deadline_at),
+    receivedAt: new Date(r.received_at as string),
+    queuedAt: date(r.queued_at),
+    startedAt: date(r.started_at),
+    finishedAt: date(r.finished_at),
+  };
+}
+

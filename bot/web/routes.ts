@@ -1,0 +1,48 @@
+// The bot's own pages: `/healthz`, `/metrics`, and the signed deployment log (`/deployments/:id`).
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { LogLinks } from '../github/log-links.ts';
+import type { Store } from '../store/store.ts';
+import { deploymentView } from './deployment-view.ts';
+import { renderLogPage } from './log-page.ts';
+import type { BotMetrics } from './metrics.ts';
+
+export interface PageServices {
+  store: Store;
+  links: LogLinks;
+  metrics: BotMetrics;
+}
+
+/** Answers the request if it is one of the bot's pages; returns false otherwise. */
+export async function handlePage(services: PageServices, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+  const url = new URL(req.url ?? '/', 'http://bot');
+  if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+  if (url.pathname === '/healthz') {
+    try {
+      await services.store.deployments({ limit: 1 });
+      send(res, 200, 'application/json', JSON.stringify({ ok: true }));
+    } catch (error) {
+      send(res, 503, 'application/json', JSON.stringify({ ok: false, error: (error as Error).message }));
+    }
+    return true;
+  }
+  if (url.pathname === '/metrics') {
+    send(res, 200, services.metrics.registry.contentType, await services.metrics.registry.metrics());
+    return true;
+  }
+  const match = /^\/deployments\/(\d{1,20})(\.json)?$/.exec(url.pathname);
+  if (match) {
+    const id = Number(match[1]);
+    // A wrong or missing signature looks exactly like a deployment that does not exist.
+    const view = services.links.verify(id, url.searchParams.get('sig')) ? await deploymentView(services.store, id) : null;
+    if (!view) send(res, 404, 'text/plain; charset=utf-8', 'not found\n');
+    else if (match[2]) send(res, 200, 'application/json', JSON.stringify(view));
+    else send(res, 200, 'text/html; charset=utf-8', renderLogPage(view, `${url.pathname}.json?sig=${encodeURIComponent(url.searchParams.get('sig')!)}`));
+    return true;
+  }
+  return false;
+}
+
+function send(res: ServerResponse, status: number, type: string, body: string): void {
+  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+  res.end(body);
+}

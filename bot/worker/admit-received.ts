@@ -1,0 +1,58 @@
+// Admission of received deployments: load deploy.yml (default branch), then let the engine's pure
+// `admit` decide under the environment's lock, and queue the statuses that decision implies.
+import type { Logger } from 'pino';
+import { admit, supersededDescription, type Admission, type ConfigFact } from '../engine/admission.ts';
+import { ADMISSION_HOLD_MS } from '../engine/leases.ts';
+import { DeployConfigError, environmentConfig, type DeployConfig } from '../github/deploy-config.ts';
+import type { LogLinks } from '../github/log-links.ts';
+import type { DeploymentRecord, StatusToPublish, Store } from '../store/store.ts';
+import { statusFor } from './status-for.ts';
+
+export interface AdmissionContext {
+  store: Store;
+  owner: string;
+  links: LogLinks;
+  log: Logger;
+  loadConfig(installationId: number, repository: string): Promise<DeployConfig>;
+  onAdmitted?(record: DeploymentRecord, admission: Admission): void;
+}
+
+/** Admits what is waiting; returns how many were decided. */
+export async function admitReceived(context: AdmissionContext): Promise<number> {
+  const { store, owner, log } = context;
+  let decided = 0;
+  for (const record of await store.claimReceived(owner, ADMISSION_HOLD_MS, 20)) {
+    let config: ConfigFact;
+    try {
+      const deployConfig = await context.loadConfig(record.installationId, record.repository);
+      config = { ok: true, environment: environmentConfig(deployConfig, record.environment) };
+    } catch (error) {
+      if (!(error instanceof DeployConfigError)) {
+        // GitHub unreachable: reading is safe to repeat, so the deployment waits for the next round.
+        log.warn({ err: error, deployment: record.id }, 'could not read deploy.yml; will try again');
+        continue;
+      }
+      config = { ok: false, summary: error.summary, detail: error.message };
+    }
+    const admission = await store.admit(record.id, config, admit, (decision, current) => admissionStatuses(decision, current, context.links));
+    if (admission) {
+      decided++;
+      context.onAdmitted?.(record, admission);
+    }
+  }
+  return decided;
+}
+
+function admissionStatuses(admission: Admission, record: DeploymentRecord, links: LogLinks): StatusToPublish[] {
+  if (admission.kind === 'refuse') {
+    // A duplicate points at the original's log: that is where the requested deploy happens.
+    const logUrl = admission.duplicateOf !== null ? links.url(admission.duplicateOf) : undefined;
+    return [statusFor(record, 'terminal', admission.status, admission.description, links, logUrl)];
+  }
+  return [
+    statusFor(record, 'phase', 'queued', 'queued', links),
+    ...admission.supersede.map((older) =>
+      statusFor({ id: older, installationId: record.installationId, repository: record.repository, environmentUrl: null }, 'terminal', 'inactive', supersededDescription(record.id), links),
+    ),
+  ];
+}

@@ -1,0 +1,146 @@
+// The store's atomic claims and transitions, on both backends: embedded (PGlite) and the real
+// PostgreSQL server. Races are real: concurrent calls on one store, and two stores on one database.
+import { afterEach, describe, expect, it } from 'vitest';
+import { admit } from '../../bot/engine/admission.ts';
+import { parseDeployConfig } from '../../bot/github/deploy-config.ts';
+import { openStore } from '../../bot/store/open-store.ts';
+import type { NewDeployment, StatusToPublish, Store } from '../../bot/store/store.ts';
+import { freshStore, STORE_KINDS, type TestStore } from '../support/databases.ts';
+
+const SHA = 'b'.repeat(40);
+const config = parseDeployConfig('environments:\n  staging: { deployer: local, deploy: ./deploy }\n  production: { deployer: local, deploy: ./deploy, queue: latest }\n');
+const staging = { ok: true as const, environment: config.environments.staging! };
+
+function deployment(id: number, change: Partial<NewDeployment> = {}): NewDeployment {
+  return { id, installationId: 1, repository: 'acme/app', environment: 'staging', sha: SHA, ref: 'main', task: 'deploy', forced: false, requestedBy: 'alice', payload: {}, ...change };
+}
+
+const noStatuses = () => [] as StatusToPublish[];
+const status = (id: number): StatusToPublish => ({ deploymentId: id, installationId: 1, repository: 'acme/app', kind: 'phase', state: 'in_progress', description: 'x', logUrl: null, environmentUrl: null });
+
+async function receiveAndAdmit(store: Store, d: NewDeployment, env = staging) {
+  await store.recordReceived(d);
+  return store.admit(d.id, env, admit, noStatuses);
+}
+
+describe.each(STORE_KINDS)('store (%s)', (kind) => {
+  let t: TestStore;
+  afterEach(async () => {
+    await t?.cleanup();
+  });
+
+  it('rule 1: the same deployment delivered 10 times at once is recorded once', async () => {
+    t = await freshStore(kind);
+    const results = await Promise.all(Array.from({ length: 10 }, () => t.store.recordReceived(deployment(1))));
+    expect(results.filter(Boolean)).toHaveLength(1);
+    expect(await t.store.deployments({})).toHaveLength(1);
+    const guids = await Promise.all(Array.from({ length: 10 }, () => t.store.recordDelivery('guid-1', 'deployment')));
+    expect(guids.filter(Boolean)).toHaveLength(1);
+    expect(await t.store.hasDelivery('guid-1')).toBe(true);
+    expect(await t.store.hasDelivery('guid-2')).toBe(false);
+  });
+
+  it('rule 1: 50 concurrent admissions of one key queue exactly one; 49 are refused as its duplicates', async () => {
+    t = await freshStore(kind);
+    const ids = Array.from({ length: 50 }, (_, i) => 100 + i);
+    await Promise.all(ids.map((id) => t.store.recordReceived(deployment(id))));
+    const admissions = await Promise.all(ids.map((id) => t.store.admit(id, staging, admit, noStatuses)));
+    const queued = admissions.filter((a) => a?.kind === 'queue');
+    expect(queued).toHaveLength(1);
+    const winner = (await t.store.deployments({ states: ['queued'] }))[0]!;
+    const refused = await t.store.deployments({ states: ['refused'] });
+    expect(refused).toHaveLength(49);
+    for (const r of refused) expect(r.description).toBe(`duplicate of #${winner.id} (queued)`);
+  });
+
+  // One process per embedded folder: this race needs a server.
+  it.runIf(kind === 'postgres')('rule 2: two stores on one database never run two deployments of one environment at once', async () => {
+    t = await freshStore(kind);
+    const second = await openStore(t.options);
+    try {
+      for (let i = 0; i < 5; i++) await receiveAndAdmit(t.store, deployment(200 + i, { sha: String(i).repeat(40) }));
+      const claims = await Promise.all([
+        ...Array.from({ length: 5 }, () => t.store.claimNext('one', 30_000, () => ['h1'], (r) => status(r.id))),
+        ...Array.from({ length: 5 }, () => second.claimNext('two', 30_000, () => ['h1'], (r) => status(r.id))),
+      ]);
+      expect(claims.filter(Boolean)).toHaveLength(1);
+      expect(await t.store.deployments({ states: ['running'] })).toHaveLength(1);
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('rule 2: fifo order within an environment; other environments run in parallel', async () => {
+    t = await freshStore(kind);
+    await receiveAndAdmit(t.store, deployment(1, { sha: '1'.repeat(40) }));
+    await receiveAndAdmit(t.store, deployment(2, { sha: '2'.repeat(40) }));
+    await receiveAndAdmit(t.store, deployment(3, { sha: '3'.repeat(40), environment: 'production' }), { ok: true, environment: config.environments.production! });
+    const first = await t.store.claimNext('me', 30_000, () => ['h'], (r) => status(r.id));
+    const second = await t.store.claimNext('me', 30_000, () => ['h'], (r) => status(r.id));
+    expect([first!.id, second!.id].sort()).toEqual([1, 3]);
+    expect(await t.store.claimNext('me', 30_000, () => ['h'], (r) => status(r.id))).toBeNull();
+    await t.store.finish(1, 'me', { state: 'succeeded', description: 'ok', status: status(1) });
+    expect((await t.store.claimNext('me', 30_000, () => ['h'], (r) => status(r.id)))!.id).toBe(2);
+  });
+
+  it('rule 2: queue: latest supersedes older waiting deployments', async () => {
+    t = await freshStore(kind);
+    const production = { ok: true as const, environment: config.environments.production! };
+    for (const id of [1, 2, 3]) await receiveAndAdmit(t.store, deployment(id, { environment: 'production', sha: String(id).repeat(40) }), production);
+    expect((await t.store.deployment(1))!.state).toBe('superseded');
+    expect((await t.store.deployment(2))!.description).toBe('superseded by #3');
+    expect((await t.store.deployment(3))!.state).toBe('queued');
+  });
+
+  it('rule 6: a lapsed lease is taken over by exactly one other owner; the old owner can no longer finish', async () => {
+    t = await freshStore(kind);
+    await receiveAndAdmit(t.store, deployment(1));
+    const claimed = await t.store.claimNext('dead-bot', 50, () => ['h1', 'h2'], (r) => status(r.id));
+    expect(claimed?.state).toBe('running');
+    expect(await t.store.takeOverLapsed('other', 30_000)).toBeNull(); // not lapsed yet
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const takers = await Promise.all([t.store.takeOverLapsed('other', 30_000), t.store.takeOverLapsed('third', 30_000)]);
+    expect(takers.filter(Boolean)).toHaveLength(1);
+    const newOwner = takers.find(Boolean)!.leaseOwner!;
+    expect(await t.store.renewLease(1, 'dead-bot', 30_000)).toBe(false);
+    expect(await t.store.finish(1, 'dead-bot', { state: 'succeeded', description: 'late', status: status(1) })).toBe(false);
+    expect(await t.store.finish(1, newOwner, { state: 'error', description: 'outcome unknown', status: status(1) })).toBe(true);
+    expect((await t.store.deployment(1))!.state).toBe('error');
+  });
+
+  it('hosts, events and the lock survive reopening the store (a restarted bot)', async () => {
+    t = await freshStore(kind);
+    await receiveAndAdmit(t.store, deployment(1));
+    await t.store.claimNext('me', 30_000, () => ['h1', 'h2'], (r) => status(r.id));
+    await t.store.updateHost(1, 'h1', { state: 'succeeded', message: 'deployed', output: 'hello\n', started: true, finished: true });
+    await t.store.lock('acme/app', 'staging', 'bob', 'db migration');
+    await t.store.close();
+    t.store = await openStore(t.options);
+    const hosts = await t.store.hosts(1);
+    expect(hosts.map((h) => [h.host, h.state, h.output])).toEqual([
+      ['h1', 'succeeded', 'hello\n'],
+      ['h2', 'pending', ''],
+    ]);
+    expect((await t.store.events(1)).map((e) => e.message)).toContain('queued');
+    expect(await t.store.environmentLock('acme/app', 'staging')).toMatchObject({ owner: 'bob', reason: 'db migration' });
+    expect(await t.store.lock('acme/app', 'staging', 'carol', 'mine')).toMatchObject({ owner: 'bob' });
+    expect(await t.store.unlock('acme/app', 'staging')).toMatchObject({ owner: 'bob' });
+    expect(await t.store.environmentLock('acme/app', 'staging')).toBeNull();
+  });
+
+  it('the status outbox hands one installation to one sender at a time, in order', async () => {
+    t = await freshStore(kind);
+    for (let i = 1; i <= 3; i++) await t.store.enqueueStatus(status(i));
+    await t.store.enqueueStatus({ ...status(9), installationId: 2 });
+    const [a, b] = await Promise.all([t.store.claimStatuses('one', 60_000, 100, []), t.store.claimStatuses('two', 60_000, 100, [])]);
+    const byOwner = [a, b].filter((x) => x.length);
+    expect(byOwner).toHaveLength(2);
+    expect(new Set(byOwner.map((x) => x[0]!.installationId))).toEqual(new Set([1, 2]));
+    const one = byOwner.find((x) => x[0]!.installationId === 1)!;
+    expect(one.map((x) => x.deploymentId)).toEqual([1, 2, 3]);
+    expect(await t.store.claimStatuses('three', 60_000, 100, [])).toEqual([]);
+    await t.store.markStatusesDone(one.map((x) => x.seq));
+    await t.store.markStatusFailed(byOwner.find((x) => x[0]!.installationId === 2)![0]!.seq, 'boom', 60_000);
+    expect(await t.store.claimStatuses('three', 60_000, 100, [])).toEqual([]); // backing off
+  });
+});
