@@ -27,6 +27,7 @@ export interface RunContext {
 }
 
 const OUTPUT_FLUSH_MS = 1000;
+const CANCEL_POLL_MS = 1000;
 
 export async function runDeployment(context: RunContext, record: DeploymentRecord, resumed: boolean): Promise<void> {
   const { store, owner, log } = context;
@@ -38,26 +39,27 @@ export async function runDeployment(context: RunContext, record: DeploymentRecor
   if (cancelledBy) cancel.abort();
 
   const renewal = setInterval(() => {
-    void (async () => {
-      try {
-        if (!(await store.renewLease(record.id, owner, context.lease.durationMs))) {
-          leaseLost = true;
-          cancel.abort();
-          return;
-        }
-        const current = await store.deployment(record.id);
-        if (current?.cancelRequestedBy && !cancelledBy) {
-          cancelledBy = current.cancelRequestedBy;
-          await store.addEvent(record.id, `cancel requested by @${cancelledBy}: no new host will start`);
-          cancel.abort();
-        }
-      } catch (error) {
-        // The store is unreachable: keep going; if it stays so, the lease lapses and another bot
-        // takes over, which is what the lease is for.
-        log.warn({ err: error, deployment: record.id }, 'could not renew lease');
-      }
-    })();
+    store.renewLease(record.id, owner, context.lease.durationMs).then(
+      (held) => {
+        if (held) return;
+        leaseLost = true;
+        cancel.abort();
+      },
+      // The store is unreachable: keep going; if it stays so, the lease lapses and another bot
+      // takes over, which is what the lease is for.
+      (error) => log.warn({ err: error, deployment: record.id }, 'could not renew lease'),
+    );
   }, context.lease.renewMs);
+  // `/cancel` is a row in the store (any replica may have received it): look for it every second.
+  const cancelWatch = setInterval(() => {
+    if (cancelledBy) return;
+    store.deployment(record.id).then(async (current) => {
+      if (!current?.cancelRequestedBy || cancelledBy) return;
+      cancelledBy = current.cancelRequestedBy;
+      cancel.abort();
+      await store.addEvent(record.id, `cancel requested by @${cancelledBy}: no new host will start`);
+    }, (error) => log.warn({ err: error, deployment: record.id }, 'could not check for a cancel request'));
+  }, CANCEL_POLL_MS);
 
   const progress = progressReporter(context, record, hosts.length, hosts.filter((h) => h.state === 'succeeded' || h.state === 'skipped').length);
   const output = new Map<string, { text: BoundedText; dirty: boolean }>(hosts.map((h) => [h.host, { text: seeded(h.output), dirty: false }]));
@@ -143,6 +145,7 @@ export async function runDeployment(context: RunContext, record: DeploymentRecor
     result = { state: 'error', description: `deployer failed: ${(error as Error).message}; outcome unknown, not retried` };
   } finally {
     clearInterval(renewal);
+    clearInterval(cancelWatch);
     clearInterval(outputTimer);
     progress.stop();
   }

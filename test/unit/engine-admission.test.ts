@@ -10,7 +10,7 @@ environments:
   production: { deployer: local, deploy: ./deploy, requires: [staging] }
 `);
 
-function facts(change: Partial<AdmissionFacts> & { candidate?: Partial<Candidate>; env?: string } = {}): AdmissionFacts {
+function facts(change: Partial<Omit<AdmissionFacts, 'candidate'>> & { candidate?: Partial<Candidate>; env?: string } = {}): AdmissionFacts {
   const env = change.env ?? 'staging';
   return {
     config: { ok: true, environment: config.environments[env]! },

@@ -1,0 +1,112 @@
+// The engine's rules end to end in one process: store, worker, local deployer, status publisher.
+import { readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startEngine, type EngineHarness } from '../support/engine-harness.ts';
+import { STORE_KINDS } from '../support/databases.ts';
+
+const yml = (extra = '', deploy = 'echo "$DEPLOY_SHA" >> "runs-$DEPLOY_HOST"; echo deployed $DEPLOY_HOST') => `
+environments:
+  staging:
+    deployer: local
+    url: https://staging.example.com
+    hosts: [web-1, web-2, web-3]
+    concurrency: 2
+    deploy: '${deploy}'
+${extra}`;
+
+describe.each(STORE_KINDS)('engine with the local deployer (%s store)', (kind) => {
+  let e: EngineHarness;
+  afterEach(async () => {
+    await e?.cleanup();
+  });
+
+  it('deploys to every host once and reports queued → in_progress → success with links', async () => {
+    e = await startEngine({ kind, deployYml: yml() });
+    await e.receive({ id: 1 });
+    const statuses = await e.settled(1);
+    expect(statuses.map((s) => s.state)).toEqual(expect.arrayContaining(['queued', 'in_progress', 'success']));
+    expect(statuses.at(-1)).toMatchObject({ state: 'success', description: 'deployed to 3/3 hosts', environmentUrl: 'https://staging.example.com', logUrl: e.links.url(1) });
+    expect(statuses[0]!.state).toBe('queued');
+    for (const host of ['web-1', 'web-2', 'web-3']) expect(readFileSync(join(e.workDir, `runs-${host}`), 'utf8')).toBe(`${'c'.repeat(40)}\n`);
+    const hosts = await e.store.hosts(1);
+    expect(hosts.map((h) => [h.host, h.state])).toEqual([
+      ['web-1', 'succeeded'],
+      ['web-2', 'succeeded'],
+      ['web-3', 'succeeded'],
+    ]);
+    expect(hosts[0]!.output).toContain('deployed web-1');
+  });
+
+  it('rule 1: a second deployment of the same sha is refused as a duplicate pointing at the original log', async () => {
+    e = await startEngine({ kind, deployYml: yml() });
+    await e.receive({ id: 1 });
+    await e.settled(1);
+    await e.receive({ id: 2 });
+    const statuses = await e.settled(2);
+    expect(statuses).toEqual([expect.objectContaining({ state: 'inactive', description: 'duplicate of #1 (succeeded)', logUrl: e.links.url(1) })]);
+    expect(readFileSync(join(e.workDir, 'runs-web-1'), 'utf8').trim().split('\n')).toHaveLength(1);
+    await e.receive({ id: 3, forced: true });
+    expect((await e.settled(3)).at(-1)!.state).toBe('success');
+    expect(readFileSync(join(e.workDir, 'runs-web-1'), 'utf8').trim().split('\n')).toHaveLength(2);
+  });
+
+  it('a failing host ends the deployment failure, rolls that host back, and starts no more hosts (max_failures 0)', async () => {
+    e = await startEngine({ kind, deployYml: yml('    rollback: echo rolled back > "rollback-$DEPLOY_HOST"\n    concurrency: 1\n', 'test "$DEPLOY_HOST" != web-2 && touch "ok-$DEPLOY_HOST"').replace('    concurrency: 2\n', '') });
+    await e.receive({ id: 1 });
+    const last = (await e.settled(1)).at(-1)!;
+    expect(last).toMatchObject({ state: 'failure', description: 'failed on web-2 (deploy exited 1; rolled back); 1/3 hosts deployed' });
+    expect(existsSync(join(e.workDir, 'rollback-web-2'))).toBe(true);
+    expect(existsSync(join(e.workDir, 'ok-web-3'))).toBe(false);
+  });
+
+  it('rule 3: status writes are retried through GitHub 502s, the deploy step is not', async () => {
+    let failures = 3;
+    e = await startEngine({
+      kind,
+      deployYml: yml(),
+      writer: async () => {
+        if (failures-- > 0) throw Object.assign(new Error('Bad Gateway'), { status: 502 });
+      },
+    });
+    await e.receive({ id: 1 });
+    expect((await e.settled(1)).at(-1)!.state).toBe('success');
+    expect(readFileSync(join(e.workDir, 'runs-web-1'), 'utf8').trim().split('\n')).toHaveLength(1);
+  });
+
+  it('rule 5: a command over its time limit is killed and its host counts as failed', async () => {
+    e = await startEngine({ kind, deployYml: yml('    timeouts: { connect: 1s, command: 2s, total: 1m }\n', 'sleep 30') });
+    await e.receive({ id: 1 });
+    const last = (await e.settled(1)).at(-1)!;
+    expect(last.state).toBe('failure');
+    expect(last.description).toContain('timed out, killed');
+  });
+
+  it('cancel: stops after the hosts in progress and says who cancelled after how many hosts', async () => {
+    e = await startEngine({ kind, deployYml: yml('    concurrency: 1\n', 'sleep 1; touch "done-$DEPLOY_HOST"').replace('    concurrency: 2\n', '') });
+    await e.receive({ id: 1 });
+    for (let i = 0; i < 200 && !(await e.store.hosts(1)).some((h) => h.state === 'running'); i++) await new Promise((r) => setTimeout(r, 25));
+    await e.store.requestCancel('acme/app', 'staging', 'bob');
+    const last = (await e.settled(1)).at(-1)!;
+    expect(last.state).toBe('failure');
+    expect(last.description).toMatch(/^cancelled by @bob after [12]\/3 hosts$/);
+    expect(existsSync(join(e.workDir, 'done-web-3'))).toBe(false);
+  });
+
+  it('rule 8: an unknown environment ends error naming the environments that exist, and runs nothing', async () => {
+    e = await startEngine({ kind, deployYml: yml() });
+    await e.receive({ id: 1, environment: 'prod' });
+    expect(await e.settled(1)).toEqual([expect.objectContaining({ state: 'error', description: 'unknown environment prod (.github/deploy.yml defines: staging)' })]);
+    expect(existsSync(join(e.workDir, 'runs-web-1'))).toBe(false);
+  });
+
+  it('host output is redacted of bot secrets', async () => {
+    e = await startEngine({ kind, deployYml: yml('', 'echo token=s3cr3t-value; printf %s s3cr3t-value | base64') });
+    await e.receive({ id: 1 });
+    await e.settled(1);
+    const output = (await e.store.hosts(1))[0]!.output;
+    expect(output).toContain('token=[redacted]');
+    expect(output).not.toContain('s3cr3t-value');
+    expect(output).not.toContain(Buffer.from('s3cr3t-value').toString('base64').replace(/=+$/, ''));
+  });
+});
