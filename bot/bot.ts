@@ -1,12 +1,15 @@
 // Assembles a running bot: store, Probot app, worker, status publisher, missed-delivery catch-up and
 // pages on one HTTP server. `npm start` (server.ts), the demo and the end-to-end tests all start it here.
 import { randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import pino from 'pino';
 import { createNodeMiddleware, createProbot, type Probot } from 'probot';
 import { shipguardApp, type AppServices } from './app.ts';
 import { botConfigFromEnvironment, type BotConfig } from './config.ts';
 import type { Deployer } from './deployers/deployer.ts';
+import { loadHttpDeployerDefinitions } from './deployers/http/definitions.ts';
+import { httpDeployerFor } from './deployers/http/http-deployer.ts';
 import { LocalDeployer } from './deployers/local.ts';
 import type { LeaseTiming } from './engine/leases.ts';
 import { loadDeployConfig } from './github/load-deploy-config.ts';
@@ -51,14 +54,30 @@ export interface Bot {
 
 export async function startBot(options: StartBotOptions): Promise<Bot> {
   const config = botConfigFromEnvironment(options.env);
-  const probot = createProbot({ env: options.env });
-  const log = probot.log;
-  const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  const deployers = buildDeployers(options);
+  const log = pino({ name: 'shipguard', level: options.env.LOG_LEVEL ?? 'info' });
+  const probot = createProbot({ env: options.env, overrides: { log } });
+  // Listen first: with PORT=0 the address, and so the default PUBLIC_URL, is known only now.
+  let handle: (req: IncomingMessage, res: ServerResponse) => Promise<void> = async (_req, res) => {
+    res.writeHead(503, { 'retry-after': '1' }).end('starting\n');
+  };
+  const server = createServer((req, res) => {
+    handle(req, res).catch((error) => {
+      log.error({ err: error }, 'request failed');
+      if (!res.headersSent) res.writeHead(500).end();
+    });
+  });
+  await listen(server, config.port);
+  const port = (server.address() as AddressInfo).port;
+  const publicUrl = options.env.PUBLIC_URL ? config.publicUrl : `http://localhost:${port}`;
+  const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }).catch(async (error) => {
+    server.close();
+    throw error;
+  });
   const owner = `bot-${process.pid}-${randomUUID().slice(0, 8)}`;
   const access = probotAccess(probot);
-  const links = new LogLinks(config.publicUrl, config.linkSecret);
+  const links = new LogLinks(publicUrl, config.linkSecret);
   const metrics = new BotMetrics();
-  const deployers = buildDeployers(options);
   const secrets = [config.sshKey, config.webhookSecret, config.linkSecret].filter((s): s is string => Boolean(s));
 
   const publisher = new StatusPublisher({
@@ -107,19 +126,12 @@ export async function startBot(options: StartBotOptions): Promise<Bot> {
     deploymentReceived: () => worker.wake(),
   };
   const middleware = await createNodeMiddleware(shipguardApp(services), { probot, webhooksPath: '/api/github/webhooks' });
-  const server = createServer((req, res) => {
-    void (async () => {
-      if (await handlePage({ store, links, metrics }, req, res)) return;
-      await middleware(req, res, () => {
-        res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
-      });
-    })().catch((error) => {
-      log.error({ err: error }, 'request failed');
-      if (!res.headersSent) res.writeHead(500).end();
+  handle = async (req, res) => {
+    if (await handlePage({ store, links, metrics }, req, res)) return;
+    await middleware(req, res, () => {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
     });
-  });
-  await listen(server, config.port);
-  const port = (server.address() as AddressInfo).port;
+  };
 
   publisher.start();
   worker.start();
@@ -136,7 +148,7 @@ export async function startBot(options: StartBotOptions): Promise<Bot> {
   return {
     url: `http://127.0.0.1:${port}`,
     port,
-    config,
+    config: { ...config, publicUrl },
     store,
     worker,
     publisher,
@@ -155,8 +167,10 @@ export async function startBot(options: StartBotOptions): Promise<Bot> {
   };
 }
 
+/** `local`, `ssh`, and the named http deployers of SHIPGUARD_DEPLOYERS (an invalid one stops the start). */
 function buildDeployers(options: StartBotOptions): Map<string, Deployer> {
   const deployers = new Map<string, Deployer>([['local', new LocalDeployer()]]);
+  for (const [name, definition] of loadHttpDeployerDefinitions(options.env)) deployers.set(name, httpDeployerFor(definition));
   for (const [name, deployer] of Object.entries(options.deployers ?? {})) deployers.set(name, deployer);
   return deployers;
 }

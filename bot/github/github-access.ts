@@ -1,23 +1,37 @@
 // How the bot's parts reach GitHub: an installation's client, the app's own client, and a way to
 // replace an installation token GitHub no longer accepts (tokens last an hour; a deploy may last two).
-import type { Probot, ProbotOctokit } from 'probot';
+import { ProbotOctokit, type Probot } from 'probot';
 
 export type GitHubClient = InstanceType<typeof ProbotOctokit>;
 
 export interface GitHubAccess {
   installation(installationId: number): Promise<GitHubClient>;
   app(): Promise<GitHubClient>;
-  /** Gets a fresh installation token into the cache, after a 401 on the old one. */
+  /** Mints a new installation token, after GitHub refused the one in use (401). */
   refreshInstallationToken(installationId: number): Promise<void>;
 }
 
+/** A minted token is used until shortly before it expires (a minute, or a tenth of its life). */
+const TOKEN_MARGIN_MS = 60_000;
+
 export function probotAccess(probot: Probot): GitHubAccess {
+  // Probot caches installation tokens for 59 minutes whatever their expiry; after a 401 the bot mints
+  // its own through the app's client and uses it until it nears its expiry.
+  const minted = new Map<number, { client: GitHubClient; usableUntil: number }>();
   return {
-    installation: (installationId) => probot.auth(installationId),
+    async installation(installationId) {
+      const fresh = minted.get(installationId);
+      if (fresh && fresh.usableUntil > Date.now()) return fresh.client;
+      minted.delete(installationId);
+      return probot.auth(installationId);
+    },
     app: () => probot.auth(),
     async refreshInstallationToken(installationId) {
       const app = await probot.auth();
-      await app.auth({ type: 'installation', installationId, refresh: true });
+      const { data } = await app.request('POST /app/installations/{installation_id}/access_tokens', { installation_id: installationId });
+      const client = new ProbotOctokit({ auth: { token: data.token }, baseUrl: app.request.endpoint.DEFAULTS.baseUrl, log: probot.log ?? undefined });
+      const expiresAt = Date.parse(data.expires_at);
+      minted.set(installationId, { client, usableUntil: expiresAt - Math.min(TOKEN_MARGIN_MS, (expiresAt - Date.now()) / 10) });
     },
   };
 }

@@ -1,0 +1,130 @@
+// A real bot (Probot, the worker, the store) wired to the GitHub stand-in, in this process or as a
+// child process (`node bot/server.ts`, for crash tests). Webhooks flow for real: signed by the
+// stand-in, verified by Probot.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startBot, type Bot, type StartBotOptions } from '../../bot/bot.ts';
+import { LocalDeployer } from '../../bot/deployers/local.ts';
+import { startGitHubStandin, type GitHubStandin, type RepoHandle } from './github-standin.ts';
+
+export const WEBHOOK_SECRET = 'test-webhook-secret';
+export const USER_TOKEN = 'ghu_test_user_token';
+
+let cachedKey: string | undefined;
+/** One RSA key per test process: the app's private key, for the JWT Probot signs. */
+export function appPrivateKey(): string {
+  cachedKey ??= generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs1', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } }).privateKey;
+  return cachedKey;
+}
+
+export interface World {
+  github: GitHubStandin;
+  repo: RepoHandle;
+  /** The bot's environment (Probot's variables and ours), pointing at the stand-in. */
+  env: Record<string, string>;
+  /** Folder for the embedded store, and the local deployer's working folder for child-process bots. */
+  dir: string;
+  /** Creates a deployment as a user would (the Action's way); returns its id. */
+  createDeployment(body: { ref?: string; environment?: string; payload?: object; task?: string; required_contexts?: string[] }): Promise<number>;
+  close(): Promise<void>;
+}
+
+export async function startWorld(options: { deployYml: string; databaseUrl?: string; tokenLifetimeMs?: number }): Promise<World> {
+  const github = await startGitHubStandin({ webhookSecret: WEBHOOK_SECRET, webhookUrl: null, tokenLifetimeMs: options.tokenLifetimeMs });
+  const repo = github.addRepository({ owner: 'acme', name: 'app' });
+  github.setFile('acme/app', '.github/deploy.yml', options.deployYml);
+  github.addUserToken(USER_TOKEN, 'octocat');
+  const dir = mkdtempSync(join(tmpdir(), 'shipguard-world-'));
+  const env: Record<string, string> = {
+    APP_ID: '1',
+    PRIVATE_KEY: appPrivateKey(),
+    WEBHOOK_SECRET,
+    GHE_HOST: github.host,
+    GHE_PROTOCOL: 'http',
+    LOG_LEVEL: 'fatal',
+    PORT: '0',
+    DATA_DIR: join(dir, 'store'),
+    ...(options.databaseUrl ? { DATABASE_URL: options.databaseUrl } : {}),
+  };
+  return {
+    github,
+    repo,
+    env,
+    dir,
+    async createDeployment(body) {
+      const response = await fetch(`${github.apiUrl}/repos/acme/app/deployments`, {
+        method: 'POST',
+        headers: { authorization: `token ${USER_TOKEN}`, 'content-type': 'application/json', accept: 'application/vnd.github+json' },
+        body: JSON.stringify({ ref: 'main', environment: 'staging', auto_merge: false, required_contexts: [], ...body }),
+      });
+      const data = (await response.json()) as { id?: number; message?: string };
+      if (response.status !== 201) throw new Error(`create deployment: ${response.status} ${JSON.stringify(data)}`);
+      return data.id!;
+    },
+    async close() {
+      await github.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A bot in this process, receiving the stand-in's webhooks; its local deploys run in `world.dir`. */
+export async function startBotIn(world: World, options: Omit<StartBotOptions, 'env'> & { env?: Record<string, string> } = {}): Promise<Bot> {
+  const deployers = { local: new LocalDeployer({ cwd: world.dir }), ...options.deployers };
+  const bot = await startBot({ catchUp: false, ...options, deployers, env: { ...world.env, ...options.env } });
+  world.github.setWebhookUrl(`${bot.url}/api/github/webhooks`);
+  return bot;
+}
+
+export interface BotProcess {
+  child: ChildProcess;
+  url: string;
+  output(): string;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** `node bot/server.ts` as a real process, its local deploys running in `cwd`. */
+export async function startBotProcess(world: World, options: { port: number; cwd: string; env?: Record<string, string> }): Promise<BotProcess> {
+  const child = spawn(process.execPath, [join(import.meta.dirname, '../../bot/server.ts')], {
+    cwd: options.cwd,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...world.env, PORT: String(options.port), ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (chunk) => (output += chunk));
+  child.stderr!.on('data', (chunk) => (output += chunk));
+  const url = `http://127.0.0.1:${options.port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`bot exited with ${child.exitCode}: ${output}`);
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`bot did not start within 30 s: ${output}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return {
+    child,
+    url,
+    output: () => output,
+    kill(signal = 'SIGKILL') {
+      if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+      return new Promise((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill(signal);
+      });
+    },
+  };
+}
+
+export function deployYml(body: string): string {
+  return `default_environment: staging\nenvironments:\n${body}`;
+}
