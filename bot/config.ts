@@ -39,6 +39,6 @@ export function textOrFile(env: NodeJS.ProcessEnv, name: string): string | undef
   try {
     return readFileSync(path, 'utf8');
   } catch (error) {
-    throw new Error(`${name}_PATH=${path}: ${(error as Error).message}`);
+    throw new Error(`cannot read ${name}_PATH (${path}): ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
 }

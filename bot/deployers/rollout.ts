@@ -8,6 +8,12 @@ import { ConnectFailure, type CommandEnd, type HostConnection, type HostTranspor
 import { RedactingLineStream } from './output.ts';
 
 export async function rollout(job: DeployJob, transport: HostTransport, events: DeployEvents): Promise<DeployResult> {
+  // Bad values end the deployment before any host is contacted, not halfway through the rollout.
+  try {
+    for (const host of job.hosts) deployEnvironment(job, host.name);
+  } catch (error) {
+    return { state: 'error', description: (error as Error).message };
+  }
   const tallies: HostTally[] = job.hosts.map((h) => ({
     name: h.name,
     outcome: h.state === 'succeeded' || h.state === 'skipped' || h.state === 'failed' ? h.state : null,
@@ -81,13 +87,13 @@ async function deployHost(job: DeployJob, transport: HostTransport, host: string
       return resolveUnknown(job, transport, host, events, `deploy ${describeEnd(deploy)}`);
     }
     if (!(deploy.kind === 'exit' && deploy.code === 0)) {
-      return rollbackAfter(`deploy ${describeEnd(deploy)}`, step, config.rollback);
+      return await rollbackAfter(`deploy ${describeEnd(deploy)}`, step, config.rollback);
     }
     if (config.healthcheck) {
       const health = await step('healthcheck', config.healthcheck);
       if (health.kind === 'lost') return resolveUnknown(job, transport, host, events, `healthcheck ${describeEnd(health)}`);
       if (!(health.kind === 'exit' && health.code === 0)) {
-        return rollbackAfter(`healthcheck ${describeEnd(health)}`, step, config.rollback);
+        return await rollbackAfter(`healthcheck ${describeEnd(health)}`, step, config.rollback);
       }
     }
     return { outcome: 'succeeded', message: 'deployed' };

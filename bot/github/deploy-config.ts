@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseDuration } from '../../common/duration.ts';
 import { environmentNameError } from '../../common/names.ts';
+import { parseHostSpec } from '../deployers/host-spec.ts';
 
 export const DEPLOY_CONFIG_PATH = '.github/deploy.yml';
 
@@ -20,24 +21,6 @@ const environmentName = z.string().superRefine((name, ctx) => {
   const error = environmentNameError(name);
   if (error) ctx.addIssue({ code: 'custom', message: error });
 });
-
-const HOST_SPEC = /^(?:([a-z_][a-z0-9_.-]{0,31})@)?(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]{1,253})(?::(\d{1,5}))?$/;
-
-export interface HostAddress {
-  spec: string; // as written in deploy.yml: the host's name everywhere
-  user: string | null;
-  host: string;
-  port: number;
-}
-
-export function parseHostSpec(spec: string): HostAddress | null {
-  const match = HOST_SPEC.exec(spec);
-  if (!match) return null;
-  const port = match[3] ? Number(match[3]) : 22;
-  if (port < 1 || port > 65535) return null;
-  const host = match[2]!.startsWith('[') ? match[2]!.slice(1, -1) : match[2]!;
-  return { spec, user: match[1] ?? null, host, port };
-}
 
 const hostSpec = z.string().refine((spec) => parseHostSpec(spec) !== null, {
   message: 'expected [user@]host[:port], e.g. deploy@10.0.0.5 or deploy@10.0.0.6:2222',

@@ -1,0 +1,96 @@
+// What the ssh integration tests share: a deploy job for a fleet (its config parsed by the real deploy.yml
+// schema), a deployer pointed at the fleet, and events that record what the engine would receive.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import type { DeployEvents, DeployJob, HostOutcome, HostPhase } from '../../bot/deployers/deployer.ts';
+import { SshDeployer, type SshDeployerOptions } from '../../bot/deployers/ssh/ssh-deployer.ts';
+import { environmentConfig, parseDeployConfig } from '../../bot/github/deploy-config.ts';
+import type { SshdFleet } from '../support/sshd-fleet.ts';
+
+export const SHA = 'a'.repeat(40);
+export const OLD_SHA = 'b'.repeat(40);
+
+/** deploy.yml's environment as a user writes it (`timeouts: { command: '5s' }`, …); `hosts` defaults to the fleet's. */
+export function sshJob(fleet: SshdFleet, environment: Record<string, unknown>, job: Partial<DeployJob> = {}): DeployJob {
+  const hosts = (environment.hosts as string[] | undefined) ?? fleet.hosts.map((h) => h.spec);
+  const config = environmentConfig(parseDeployConfig(stringify({ environments: { staging: { hosts, ...environment } } })), 'staging');
+  return {
+    deploymentId: 42,
+    repository: 'acme/app',
+    environment: 'staging',
+    sha: SHA,
+    ref: 'main',
+    task: 'deploy',
+    previousSha: OLD_SHA,
+    noop: false,
+    payload: {},
+    config,
+    hosts: hosts.map((name) => ({ name, state: 'pending' as const })),
+    cancel: new AbortController().signal,
+    resumed: false,
+    deadline: Date.now() + config.timeouts.total,
+    secrets: [],
+    ...job,
+  };
+}
+
+export function fleetDeployer(fleet: SshdFleet, options: Partial<SshDeployerOptions> = {}): SshDeployer {
+  return new SshDeployer({ privateKey: fleet.privateKey, knownHosts: fleet.knownHosts, keepaliveIntervalMs: 1000, keepaliveCountMax: 3, killGraceMs: 5000, ...options });
+}
+
+export interface RecordedEvents extends DeployEvents {
+  finished: Map<string, { outcome: HostOutcome; message: string }>;
+  phases: Array<{ host: string; phase: HostPhase }>;
+  output(host: string): string;
+  allOutput(): string;
+  onPhase?: (host: string, phase: HostPhase) => void;
+}
+
+export function recordEvents(): RecordedEvents {
+  const outputs = new Map<string, string>();
+  const events: RecordedEvents = {
+    finished: new Map(),
+    phases: [],
+    output: (host) => outputs.get(host) ?? '',
+    allOutput: () => [...outputs.values()].join(''),
+    hostStarted() {},
+    hostPhase(host, phase) {
+      events.phases.push({ host, phase });
+      events.onPhase?.(host, phase);
+    },
+    hostOutput(host, _stream, text) {
+      outputs.set(host, (outputs.get(host) ?? '') + text);
+    },
+    hostFinished(host, outcome, message) {
+      events.finished.set(host, { outcome, message });
+    },
+    progress() {},
+  };
+  return events;
+}
+
+/** A file the host's commands wrote into its own folder ('' when absent). */
+export function hostFile(fleet: SshdFleet, index: number, name: string): string {
+  const path = join(fleet.hosts[index]!.dir, name);
+  return existsSync(path) ? readFileSync(path, 'utf8') : '';
+}
+
+/** Resolves once `check` holds, polling; rejects after `limitMs` (a bound, not a speed assertion). */
+export async function eventually(check: () => boolean, limitMs = 15_000): Promise<void> {
+  const end = Date.now() + limitMs;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`condition still false after ${limitMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** True while a process exists and is not a zombie. */
+export function processAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
