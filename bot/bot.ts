@@ -6,12 +6,15 @@ import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { createNodeMiddleware, createProbot, type Probot } from 'probot';
 import { shipguardApp, type AppServices } from './app.ts';
+import { ChatOps } from './chatops/handle-comment.ts';
 import { botConfigFromEnvironment, type BotConfig } from './config.ts';
 import type { Deployer } from './deployers/deployer.ts';
 import { loadHttpDeployerDefinitions } from './deployers/http/definitions.ts';
 import { httpDeployerFor } from './deployers/http/http-deployer.ts';
 import { LocalDeployer } from './deployers/local.ts';
+import { sshDeployerFromEnvironment } from './deployers/ssh/from-environment.ts';
 import type { LeaseTiming } from './engine/leases.ts';
+import { latestDeploymentStatus } from './github/latest-status.ts';
 import { loadDeployConfig } from './github/load-deploy-config.ts';
 import { probotAccess, type GitHubAccess } from './github/github-access.ts';
 import { LogLinks } from './github/log-links.ts';
@@ -85,9 +88,13 @@ export async function startBot(options: StartBotOptions): Promise<Bot> {
     writer: githubStatusWriter(access),
     owner,
     log,
-    onPublished: (status) => metrics.statusesPublished.inc({ state: status.state }),
+    onPublished: (status) => {
+      metrics.statusesPublished.inc({ state: status.state });
+      chatops.statusPublished(status);
+    },
   });
   const loadConfig = (installationId: number, repository: string) => loadDeployConfig(access, installationId, repository);
+  const chatops = new ChatOps({ store, access, links, log, loadConfig, appLogin: () => services.appLogin(), statusQueued: () => publisher.wake() });
   const worker = new Worker({
     store,
     owner,
@@ -97,6 +104,7 @@ export async function startBot(options: StartBotOptions): Promise<Bot> {
     secrets,
     lease: options.lease,
     loadConfig,
+    latestStatus: (installationId, repository, id) => latestDeploymentStatus(access, installationId, repository, id),
     statusQueued: () => publisher.wake(),
     onAdmitted(_record, admission) {
       if (admission.kind === 'refuse') metrics.deploymentsRefused.inc({ reason: admission.duplicateOf !== null ? 'duplicate' : 'invalid' });
@@ -124,6 +132,7 @@ export async function startBot(options: StartBotOptions): Promise<Bot> {
       return appLogin;
     },
     deploymentReceived: () => worker.wake(),
+    onComment: (context) => chatops.onComment(context),
   };
   const middleware = await createNodeMiddleware(shipguardApp(services), { probot, webhooksPath: '/api/github/webhooks' });
   handle = async (req, res) => {
@@ -160,6 +169,7 @@ export async function startBot(options: StartBotOptions): Promise<Bot> {
       clearInterval(catchUpTimer);
       await worker.stop(graceMs);
       await publisher.stop();
+      await chatops.stop();
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
       await store.close();
@@ -169,7 +179,10 @@ export async function startBot(options: StartBotOptions): Promise<Bot> {
 
 /** `local`, `ssh`, and the named http deployers of SHIPGUARD_DEPLOYERS (an invalid one stops the start). */
 function buildDeployers(options: StartBotOptions): Map<string, Deployer> {
-  const deployers = new Map<string, Deployer>([['local', new LocalDeployer()]]);
+  const deployers = new Map<string, Deployer>([
+    ['local', new LocalDeployer()],
+    ['ssh', sshDeployerFromEnvironment(options.env)],
+  ]);
   for (const [name, definition] of loadHttpDeployerDefinitions(options.env)) deployers.set(name, httpDeployerFor(definition));
   for (const [name, deployer] of Object.entries(options.deployers ?? {})) deployers.set(name, deployer);
   return deployers;

@@ -30,6 +30,13 @@ export interface AdmissionFacts {
   config: ConfigFact;
   /** Other deployments with the candidate's duplicate key, oldest first. */
   sameKey: Array<{ id: number; state: DeploymentState }>;
+  /**
+   * Other deployments carrying the candidate's `idempotency_key` (the Action's, per run attempt): the
+   * same create call landing twice after an unknown outcome. Same intent even when forced.
+   */
+  sameIdempotencyKey: Array<{ id: number; state: DeploymentState }>;
+  /** The deployment's latest status on GitHub when it is already final (e.g. abandoned by the Action). */
+  endedOnGitHub: string | null;
   lock: EnvironmentLock | null;
   /** Environments where the candidate's SHA has been deployed successfully (for `requires`). */
   succeededIn: string[];
@@ -39,22 +46,26 @@ export interface AdmissionFacts {
 }
 
 export type Admission =
-  | { kind: 'refuse'; status: 'inactive' | 'error'; description: string; detail: string; duplicateOf: number | null }
+  /** `status: null`: GitHub already shows the deployment ended; record the refusal, post nothing. */
+  | { kind: 'refuse'; status: 'inactive' | 'error' | null; description: string; detail: string; duplicateOf: number | null }
   | { kind: 'queue'; supersede: number[] };
 
 export function admit(facts: AdmissionFacts): Admission {
   const { candidate } = facts;
   const invalid = inputProblems(candidate);
   if (invalid.length) return refuse('error', invalid.join('; '));
+  if (facts.endedOnGitHub) {
+    return { kind: 'refuse', status: null, description: `already ${facts.endedOnGitHub} on GitHub`, detail: `already ${facts.endedOnGitHub} on GitHub before the bot saw it; not run`, duplicateOf: null };
+  }
   if (!facts.config.ok) return refuse('error', facts.config.summary, facts.config.detail);
   const config = facts.config.environment;
 
-  if (!candidate.forced) {
-    const original = facts.sameKey.find((other) => BLOCKING_STATES.includes(other.state) && other.id !== candidate.id);
-    if (original) {
-      const description = duplicateDescription(original.id, original.state);
-      return { kind: 'refuse', status: 'inactive', description, detail: `${description}: this sha was already requested for ${candidate.environment}; use force to run it again`, duplicateOf: original.id };
-    }
+  const sameCall = facts.sameIdempotencyKey.find((other) => other.id !== candidate.id);
+  const original = sameCall ?? (candidate.forced ? undefined : facts.sameKey.find((other) => BLOCKING_STATES.includes(other.state) && other.id !== candidate.id));
+  if (original) {
+    const description = duplicateDescription(original.id, original.state);
+    const why = sameCall ? 'the same request (idempotency key) was already received' : `this sha was already requested for ${candidate.environment}; use force to run it again`;
+    return { kind: 'refuse', status: 'inactive', description, detail: `${description}: ${why}`, duplicateOf: original.id };
   }
 
   if (facts.lock && facts.lock.owner !== candidate.requestedBy) {

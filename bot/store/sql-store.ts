@@ -56,6 +56,7 @@ class SqlStore implements Store {
     config: Parameters<Store['admit']>[1],
     decide: Parameters<Store['admit']>[2],
     statuses: Parameters<Store['admit']>[3],
+    endedOnGitHub: string | null,
   ): Promise<Admission | null> {
     return this.db.transaction(async (tx) => {
       const [head] = await tx.query('SELECT repository, environment FROM deployments WHERE id = $1', [id]);
@@ -76,12 +77,22 @@ class SqlStore implements Store {
         record.repository,
         record.environment,
       ]);
+      const idempotencyKey = typeof record.payload.idempotency_key === 'string' ? record.payload.idempotency_key : null;
+      const sameIdempotencyKey = idempotencyKey
+        ? await tx.query("SELECT id, state FROM deployments WHERE repository = $1 AND payload->>'idempotency_key' = $2 AND id <> $3 AND state <> 'received' ORDER BY received_at, id", [
+            record.repository,
+            idempotencyKey,
+            id,
+          ])
+        : [];
       const [now] = await tx.query<{ now: Date }>('SELECT now() AS now');
       const envConfig = config.ok ? config.environment : null;
       const admission = decide({
         candidate: record,
         config,
         sameKey: sameKey.map((r) => ({ id: Number(r.id), state: r.state as DeploymentState })),
+        sameIdempotencyKey: sameIdempotencyKey.map((r) => ({ id: Number(r.id), state: r.state as DeploymentState })),
+        endedOnGitHub,
         lock,
         succeededIn: succeeded.map((r) => String(r.environment)),
         waiting: waiting.map((r) => Number(r.id)),

@@ -95,6 +95,7 @@ export interface Store {
     config: AdmissionFacts['config'],
     decide: (facts: AdmissionFacts) => Admission,
     statuses: (admission: Admission, record: DeploymentRecord) => StatusToPublish[],
+    endedOnGitHub: string | null,
   ): Promise<Admission | null>;
 
   /** Starts the oldest queued deployment of an environment with none running; null when none can. */

@@ -1,6 +1,7 @@
 // Admission of received deployments: load deploy.yml (default branch), then let the engine's pure
 // `admit` decide under the environment's lock, and queue the statuses that decision implies.
 import type { Logger } from 'pino';
+import { isTerminalStatus } from '../../common/deploy-intent.ts';
 import { admit, supersededDescription, type Admission, type ConfigFact } from '../engine/admission.ts';
 import { ADMISSION_HOLD_MS } from '../engine/leases.ts';
 import { DeployConfigError, environmentConfig, type DeployConfig } from '../github/deploy-config.ts';
@@ -14,6 +15,8 @@ export interface AdmissionContext {
   links: LogLinks;
   log: Logger;
   loadConfig(installationId: number, repository: string): Promise<DeployConfig>;
+  /** The deployment's latest status on GitHub, or null when it has none. */
+  latestStatus(installationId: number, repository: string, deploymentId: number): Promise<string | null>;
   onAdmitted?(record: DeploymentRecord, admission: Admission): void;
 }
 
@@ -23,7 +26,10 @@ export async function admitReceived(context: AdmissionContext): Promise<number> 
   let decided = 0;
   for (const record of await store.claimReceived(owner, ADMISSION_HOLD_MS, 20)) {
     let config: ConfigFact;
+    let endedOnGitHub: string | null;
     try {
+      const latest = await context.latestStatus(record.installationId, record.repository, record.id);
+      endedOnGitHub = latest !== null && isTerminalStatus(latest) ? latest : null;
       const deployConfig = await context.loadConfig(record.installationId, record.repository);
       config = { ok: true, environment: environmentConfig(deployConfig, record.environment) };
     } catch (error) {
@@ -33,8 +39,9 @@ export async function admitReceived(context: AdmissionContext): Promise<number> 
         continue;
       }
       config = { ok: false, summary: error.summary, detail: error.message };
+      endedOnGitHub = null;
     }
-    const admission = await store.admit(record.id, config, admit, (decision, current) => admissionStatuses(decision, current, context.links));
+    const admission = await store.admit(record.id, config, admit, (decision, current) => admissionStatuses(decision, current, context.links), endedOnGitHub);
     if (admission) {
       decided++;
       context.onAdmitted?.(record, admission);
@@ -45,6 +52,7 @@ export async function admitReceived(context: AdmissionContext): Promise<number> 
 
 function admissionStatuses(admission: Admission, record: DeploymentRecord, links: LogLinks): StatusToPublish[] {
   if (admission.kind === 'refuse') {
+    if (admission.status === null) return [];
     // A duplicate points at the original's log: that is where the requested deploy happens.
     const logUrl = admission.duplicateOf !== null ? links.url(admission.duplicateOf) : undefined;
     return [statusFor(record, 'terminal', admission.status, admission.description, links, logUrl)];

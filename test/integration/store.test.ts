@@ -20,7 +20,7 @@ const status = (id: number): StatusToPublish => ({ deploymentId: id, installatio
 
 async function receiveAndAdmit(store: Store, d: NewDeployment, env = staging) {
   await store.recordReceived(d);
-  return store.admit(d.id, env, admit, noStatuses);
+  return store.admit(d.id, env, admit, noStatuses, null);
 }
 
 describe.each(STORE_KINDS)('store (%s)', (kind) => {
@@ -44,7 +44,7 @@ describe.each(STORE_KINDS)('store (%s)', (kind) => {
     t = await freshStore(kind);
     const ids = Array.from({ length: 50 }, (_, i) => 100 + i);
     await Promise.all(ids.map((id) => t.store.recordReceived(deployment(id))));
-    const admissions = await Promise.all(ids.map((id) => t.store.admit(id, staging, admit, noStatuses)));
+    const admissions = await Promise.all(ids.map((id) => t.store.admit(id, staging, admit, noStatuses, null)));
     const queued = admissions.filter((a) => a?.kind === 'queue');
     expect(queued).toHaveLength(1);
     const winner = (await t.store.deployments({ states: ['queued'] }))[0]!;

@@ -15,6 +15,8 @@ function facts(change: Partial<Omit<AdmissionFacts, 'candidate'>> & { candidate?
   return {
     config: { ok: true, environment: config.environments[env]! },
     sameKey: [],
+    sameIdempotencyKey: [],
+    endedOnGitHub: null,
     lock: null,
     succeededIn: [],
     waiting: [],
@@ -40,6 +42,15 @@ describe('rule 1 (duplicates)', () => {
 
   it('runs a known intent again when forced', () => {
     expect(admit(facts({ sameKey: [{ id: 7, state: 'succeeded' }], candidate: { forced: true } }))).toEqual({ kind: 'queue', supersede: [] });
+  });
+
+  it('refuses the same create call landing twice (same idempotency key), even when forced', () => {
+    const result = admit(facts({ sameIdempotencyKey: [{ id: 8, state: 'failed' }], candidate: { forced: true } }));
+    expect(result).toMatchObject({ kind: 'refuse', status: 'inactive', description: 'duplicate of #8 (failed)', duplicateOf: 8 });
+  });
+
+  it('does not run a deployment that already ended on GitHub, and posts nothing more on it', () => {
+    expect(admit(facts({ endedOnGitHub: 'error' }))).toMatchObject({ kind: 'refuse', status: null, description: 'already error on GitHub' });
   });
 
   it('names the first blocking original, not a failed one', () => {
