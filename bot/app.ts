@@ -25,10 +25,9 @@ export function shipguardApp(services: AppServices): ApplicationFunction {
         context.log.warn('deployment webhook without an installation: ignored');
         return;
       }
-      // The deployment first, the delivery second: a crash in between leaves the deployment recorded,
-      // and its redelivery is a no-op by deployment id (rule 1).
-      await services.store.recordReceived(deployment);
-      await services.store.recordDelivery(context.id, context.name);
+      // Recorded before the answer, so an acknowledged deployment is never lost; a redelivery is a
+      // no-op by deployment id (rule 1).
+      await services.store.recordReceived(deployment, { guid: context.id, event: context.name });
       services.metrics.webhookAck.observe({ event: 'deployment' }, (performance.now() - started) / 1000);
       services.deploymentReceived();
     });

@@ -30,13 +30,19 @@ class SqlStore implements Store {
     return (await this.db.query('SELECT 1 FROM webhook_deliveries WHERE guid = $1', [guid])).length === 1;
   }
 
-  async recordReceived(d: NewDeployment): Promise<boolean> {
+  async recordReceived(d: NewDeployment, delivery?: { guid: string; event: string }): Promise<boolean> {
+    // One statement: the deployment, its first timeline entry and the delivery land together or not
+    // at all, and a burst of webhooks costs one round trip each.
+    const event = `received: ${d.environment} ${d.sha.slice(0, 12)} (${d.ref}) requested by @${d.requestedBy}${d.forced ? ', forced' : ''}`;
     const rows = await this.db.query(
-      `INSERT INTO deployments (id, installation_id, repository, environment, sha, ref, task, duplicate_key, forced, requested_by, payload, state)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'received') ON CONFLICT (id) DO NOTHING RETURNING id`,
-      [d.id, d.installationId, d.repository, d.environment, d.sha, d.ref, d.task, duplicateKey(d), d.forced, d.requestedBy, JSON.stringify(d.payload)],
+      `WITH inserted AS (
+         INSERT INTO deployments (id, installation_id, repository, environment, sha, ref, task, duplicate_key, forced, requested_by, payload, state)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'received') ON CONFLICT (id) DO NOTHING RETURNING id),
+       timeline AS (INSERT INTO deployment_events (deployment_id, message) SELECT id, $12 FROM inserted),
+       delivery AS (INSERT INTO webhook_deliveries (guid, event) SELECT $13, $14 WHERE $13::text IS NOT NULL ON CONFLICT DO NOTHING)
+       SELECT id FROM inserted`,
+      [d.id, d.installationId, d.repository, d.environment, d.sha, d.ref, d.task, duplicateKey(d), d.forced, d.requestedBy, JSON.stringify(d.payload), event, delivery?.guid ?? null, delivery?.event ?? 'deployment'],
     );
-    if (rows.length === 1) await this.addEvent(d.id, `received: ${d.environment} ${d.sha.slice(0, 12)} (${d.ref}) requested by @${d.requestedBy}${d.forced ? ', forced' : ''}`);
     return rows.length === 1;
   }
 

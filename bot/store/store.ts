@@ -81,8 +81,8 @@ export interface Store {
   /** False when this delivery GUID was seen before (a redelivery): the caller does nothing. */
   recordDelivery(guid: string, event: string): Promise<boolean>;
   hasDelivery(guid: string): Promise<boolean>;
-  /** False when this deployment id is known already. Records it as `received`. */
-  recordReceived(deployment: NewDeployment): Promise<boolean>;
+  /** False when this deployment id is known already. Records it as `received`, with its delivery. */
+  recordReceived(deployment: NewDeployment, delivery?: { guid: string; event: string }): Promise<boolean>;
 
   /** Hands `received` deployments to one replica for admission (held for `holdMs`). */
   claimReceived(owner: string, holdMs: number, limit: number): Promise<DeploymentRecord[]>;
