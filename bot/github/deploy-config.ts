@@ -2,20 +2,11 @@
 // (see loadDeployConfig's caller), so a pull request cannot change what runs where.
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { parseDuration } from '../../common/duration.ts';
+import { durationField as duration } from '../config-fields.ts';
 import { environmentNameError } from '../../common/names.ts';
 import { parseHostSpec } from '../deployers/host-spec.ts';
 
 export const DEPLOY_CONFIG_PATH = '.github/deploy.yml';
-
-const duration = z.string().transform((text, ctx) => {
-  try {
-    return parseDuration(text);
-  } catch (error) {
-    ctx.addIssue({ code: 'custom', message: (error as Error).message });
-    return z.NEVER;
-  }
-});
 
 const environmentName = z.string().superRefine((name, ctx) => {
   const error = environmentNameError(name);

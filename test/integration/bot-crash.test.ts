@@ -2,22 +2,15 @@
 // takes the deployment over once its lease lapses; hosts already done are not run again, and the end
 // tells the truth. Also: two bot processes on one PostgreSQL receiving the same webhooks.
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freshPostgresDatabase, type TestDatabase } from '../support/databases.ts';
+import { freePort } from '../support/ports.ts';
 import { deployYml, startBotProcess, startWorld, type BotProcess, type World } from '../support/bot-harness.ts';
 
 const lines = (path: string) => (existsSync(path) ? readFileSync(path, 'utf8').trim().split('\n').filter(Boolean) : []);
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function waitUntil(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -1,20 +1,12 @@
 // Rule 6: GitHub never redelivers a failed webhook by itself. A deploy requested while the bot was down
 // is found in the app's delivery log at the next start and redelivered, so it is not lost.
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Bot } from '../../bot/bot.ts';
+import { freePort } from '../support/ports.ts';
 import { deployYml, startBotIn, startWorld, USER_TOKEN, type World } from '../support/bot-harness.ts';
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('rule 6 (terminal): missed webhook deliveries', () => {
   let world: World;

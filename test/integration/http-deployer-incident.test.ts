@@ -8,7 +8,8 @@ import { HttpDeployer, idempotencyKey } from '../../bot/deployers/http/http-depl
 import type { DeployResult } from '../../bot/deployers/deployer.ts';
 import { startDeployerService, type DeployerService, type DeployerServiceOptions } from '../support/deployer-service.ts';
 import { deployJob, httpDefinition, recordEvents, type RecordedEvents } from '../support/http-deploy-fixtures.ts';
-import { freePort, startReverseProxy, type ReverseProxy, type ReverseProxyOptions } from '../support/reverse-proxy.ts';
+import { freePort } from '../support/ports.ts';
+import { startReverseProxy, type ReverseProxy, type ReverseProxyOptions } from '../support/reverse-proxy.ts';
 
 // The incident's shape, shortened: workers and proxy give up at 1 s, a deploy takes 2.5 s.
 const WORKER_TIMEOUT_MS = 1000;

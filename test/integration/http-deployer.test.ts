@@ -3,7 +3,7 @@
 import type http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HttpDeployer } from '../../bot/deployers/http/http-deployer.ts';
-import { freePort } from '../support/reverse-proxy.ts';
+import { freePort } from '../support/ports.ts';
 import {
   deployJob,
   httpDefinition,

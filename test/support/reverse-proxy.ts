@@ -2,6 +2,7 @@
 // foreground process with its own config, pid, logs and temp paths in a temp folder. `readTimeoutMs` is
 // nginx's proxy_read_timeout; on it nginx answers 504, or, with `onTimeout: 'cut'`, closes the client's
 // connection without a word (nginx's 444).
+import { freePort } from './ports.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -107,17 +108,6 @@ http {
   };
 }
 
-/** A port nothing listens on right now (the kernel's choice, released at once). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function waitForPort(port: number): Promise<void> {
   for (let attempt = 0; attempt < 250; attempt++) {

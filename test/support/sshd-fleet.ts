@@ -16,6 +16,7 @@
 // Each host has its own host key (ssh-keygen), its own folder and log, `MaxStartups` and `MaxSessions`
 // at OpenSSH's defaults, and runs as the current user (root here: key login only, no PAM). Commands run
 // by the host get `HOST_DIR` from sshd's SetEnv, so a test can tell which "VM" it is on.
+import { freePort } from './ports.ts';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -196,17 +197,6 @@ async function startHost(fleetDir: string, index: number, authorizedKeys: string
       throw new Error(`sshd for host ${index} did not start:\n${log}`);
     }
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Waits until the port sends an SSH banner, or the sshd process has exited (then false). */

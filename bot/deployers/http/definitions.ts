@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { parseDuration } from '../../../common/duration.ts';
+import { durationField as duration } from '../../config-fields.ts';
 
 export interface HttpDeployerDefinition {
   name: string;
@@ -27,15 +27,6 @@ const NAME = /^[A-Za-z0-9._-]{1,64}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 // A header value must not carry control characters (a newline would split the request).
 const HEADER_SAFE = /^[\x20-\x7e]+$/;
-
-const duration = z.string().transform((text, ctx) => {
-  try {
-    return parseDuration(text);
-  } catch (error) {
-    ctx.addIssue({ code: 'custom', message: (error as Error).message });
-    return z.NEVER;
-  }
-});
 
 function httpUrlProblem(text: string): string | null {
   let url: URL;
