@@ -29,10 +29,12 @@ const jsonUrl = ${JSON.stringify(jsonUrl)};
 let view = ${JSON.stringify(view).replace(/</g, '\\u003c')};
 const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
 const secs = (ms) => ms === null ? '' : (ms / 1000).toFixed(1) + ' s';
+const took = (v) => v.startedAt && v.finishedAt ? '· took ' + secs(Date.parse(v.finishedAt) - Date.parse(v.startedAt)) : '';
 function render() {
   document.getElementById('summary').innerHTML =
     '<span class="state ' + esc(view.state) + '" id="state">' + esc(view.state) + '</span> ' + esc(view.description) +
-    '<br><span class="muted">' + esc(view.sha) + ' (' + esc(view.ref) + ') · task ' + esc(view.task) + ' · requested by @' + esc(view.requestedBy) +
+    ' <span class="muted" id="live">' + (view.final ? took(view) : '· live, updating every 2 s') + '</span>' +
+    '<br><span class="muted">' + esc(view.sha) + (view.ref !== view.sha ? ' (' + esc(view.ref) + ')' : '') + ' · task ' + esc(view.task) + ' · requested by @' + esc(view.requestedBy) +
     (view.environmentUrl ? ' · <a href="' + esc(view.environmentUrl) + '">' + esc(view.environmentUrl) + '</a>' : '') + '</span>' +
     (view.detail && view.detail !== view.description ? '<pre>' + esc(view.detail) + '</pre>' : '');
   document.querySelector('#hosts tbody').innerHTML = view.hosts.map((h) =>

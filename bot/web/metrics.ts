@@ -1,6 +1,7 @@
 // Prometheus metrics (`/metrics`), one registry per bot so tests and several bots in one process
 // never mix their counts.
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Store } from '../store/store.ts';
 
 export class BotMetrics {
   readonly registry = new Registry();
@@ -33,4 +34,29 @@ export class BotMetrics {
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }
+}
+
+/**
+ * The store as the bot uses it, counting every call that fails in `shipguard_store_errors_total` by
+ * operation (the method's name). Callers still see the failure: counting changes nothing else.
+ */
+export function countingStoreErrors(store: Store, metrics: BotMetrics): Store {
+  return new Proxy(store, {
+    get(target, name, receiver) {
+      const value: unknown = Reflect.get(target, name, receiver);
+      if (typeof value !== 'function' || typeof name !== 'string') return value;
+      return (...args: unknown[]) => {
+        const count = (error: unknown) => {
+          metrics.storeErrors.inc({ operation: name });
+          throw error;
+        };
+        try {
+          const result: unknown = value.apply(target, args);
+          return result instanceof Promise ? result.catch(count) : result;
+        } catch (error) {
+          return count(error);
+        }
+      };
+    },
+  });
 }

@@ -180,6 +180,8 @@ function progressReporter(context: RunContext, record: DeploymentRecord, total: 
   let done = alreadyDone;
   let running = 0;
   let lastSent = 0;
+  // The claim already published `deploying 0/N hosts`: a progress saying the same is not news.
+  let lastDescription = progressDescription(done, total, 1);
   let timer: NodeJS.Timeout | undefined;
   let latest: { description: string; logUrl?: string } | null = null;
   const send = () => {
@@ -187,6 +189,8 @@ function progressReporter(context: RunContext, record: DeploymentRecord, total: 
     if (!latest) return;
     const { description, logUrl } = latest;
     latest = null;
+    if (description === lastDescription && !logUrl) return;
+    lastDescription = description;
     lastSent = Date.now();
     void context.store
       .enqueueStatus(statusFor(record, 'progress', 'in_progress', description, context.links, logUrl))

@@ -28,6 +28,8 @@ describe.each(STORE_KINDS)('engine with the local deployer (%s store)', (kind) =
     expect(statuses.map((s) => s.state)).toEqual(expect.arrayContaining(['queued', 'in_progress', 'success']));
     expect(statuses.at(-1)).toMatchObject({ state: 'success', description: 'deployed to 3/3 hosts', environmentUrl: 'https://staging.example.com', logUrl: e.links.url(1) });
     expect(statuses[0]!.state).toBe('queued');
+    const progress = statuses.filter((s) => s.state === 'in_progress').map((s) => s.description);
+    expect(new Set(progress).size, `progress repeated itself: ${progress.join(' | ')}`).toBe(progress.length);
     for (const host of ['web-1', 'web-2', 'web-3']) expect(readFileSync(join(e.workDir, `runs-${host}`), 'utf8')).toBe(`${'c'.repeat(40)}\n`);
     const hosts = await e.store.hosts(1);
     expect(hosts.map((h) => [h.host, h.state])).toEqual([

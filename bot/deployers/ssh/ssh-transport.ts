@@ -236,7 +236,8 @@ class SshConnection implements HostConnection {
           releaseChannel = release;
           if (settled || expired) return;
           channelRequested = true;
-          this.openExec(line).then(
+          this.openExec(
+            line,
             (opened) => {
               channel = opened;
               if (settled) return opened.close();
@@ -306,11 +307,15 @@ class SshConnection implements HostConnection {
   private killProcessGroup(group: number): void {
     this.channels.acquire(AbortSignal.timeout(this.killGraceMs)).then(
       (release) => {
-        this.openExec(`kill -KILL -- -${group} 2>/dev/null || kill -KILL ${group}`).then((channel) => {
-          channel.on('close', release);
-          channel.resume();
-          channel.stderr.resume();
-        }, release);
+        this.openExec(
+          `kill -KILL -- -${group} 2>/dev/null || kill -KILL ${group}`,
+          (channel) => {
+            channel.on('close', release);
+            channel.resume();
+            channel.stderr.resume();
+          },
+          release,
+        );
       },
       () => {
         // No channel free in time: the grace timer decides.
@@ -318,15 +323,17 @@ class SshConnection implements HostConnection {
     );
   }
 
-  /** ssh2's exec as a promise; its synchronous throw (connection already gone) becomes a rejection. */
-  private openExec(command: string): Promise<ClientChannel> {
-    return new Promise((resolve, reject) => {
-      try {
-        this.client.exec(command, (error, channel) => (error ? reject(error) : resolve(channel)));
-      } catch (error) {
-        reject(error as Error);
-      }
-    });
+  /**
+   * ssh2's exec; its synchronous throw (connection already gone) goes to `failed`. `opened` runs inside
+   * ssh2's callback, not a promise's: a fast command's `exit` and `close` can come in the same read as
+   * the channel's opening, and would be gone before a `.then` attached its listeners.
+   */
+  private openExec(command: string, opened: (channel: ClientChannel) => void, failed: (error: Error) => void): void {
+    try {
+      this.client.exec(command, (error, channel) => (error ? failed(error) : opened(channel)));
+    } catch (error) {
+      failed(error as Error);
+    }
   }
 
   close(): void {

@@ -1,0 +1,107 @@
+// End to end on real sshd hosts: the Action's own code creates deployments on the GitHub stand-in, the
+// bot receives the webhooks and deploys over ssh; each test checks the statuses the stand-in recorded,
+// the files on the hosts, and how many times each host ran the deploy.
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { REPOSITORY, startDemoWorld, type DemoWorld } from '../support/demo-world.ts';
+
+let demo: DemoWorld;
+let runId = 100;
+
+beforeAll(async () => {
+  // Two seconds per host: room for a failing host to fail before its neighbour finishes, even on a busy machine.
+  demo = await startDemoWorld({ ssh: 'sshd', deploySeconds: 2 });
+  await demo.startBot();
+});
+afterAll(async () => {
+  await demo?.close();
+});
+afterEach(() => {
+  for (const host of demo.hosts.hosts) rmSync(join(host.dir, 'fail-deploy'), { force: true });
+  expect(demo.github.problems).toEqual([]);
+});
+
+const states = (id: number) => demo.statuses(id).map((s) => s.state);
+
+describe('a deploy requested by the Action', () => {
+  it('reaches three hosts once each and ends success on GitHub with the log link', async () => {
+    const sha = demo.github.addCommit(REPOSITORY, 'main');
+    const step = await demo.runAction({ environment: 'staging', runId: runId++, sha });
+
+    expect(step.failed).toBe(false);
+    expect(step.outputs.state).toBe('success');
+    const id = Number(step.outputs['deployment-id']);
+    const final = demo.finalStatus(id)!;
+    expect(final).toMatchObject({ state: 'success', environmentUrl: 'https://staging.acme.example' });
+    expect(final.logUrl).toMatch(new RegExp(`/deployments/${id}\\?sig=[\\w-]+$`));
+    expect(step.outputs['log-url']).toBe(final.logUrl);
+    expect(states(id)).toContain('in_progress');
+    expect(states(id).at(-1)).toBe('success');
+    for (const index of [0, 1, 2]) {
+      expect(demo.hostFile(index, 'staging.sha')).toBe(`${sha}\n`);
+      expect(demo.deployCount(index, 'staging', sha)).toBe(1);
+    }
+  });
+
+  it('refuses the same commit again as a duplicate, reports the original’s outcome, and runs nothing twice', async () => {
+    const sha = demo.github.addCommit(REPOSITORY, 'main');
+    const first = await demo.runAction({ environment: 'staging', runId: runId++, sha });
+    const second = await demo.runAction({ environment: 'staging', runId: runId++, sha });
+
+    const original = Number(first.outputs['deployment-id']);
+    const duplicate = Number(second.outputs['deployment-id']);
+    expect(duplicate).not.toBe(original);
+    expect(second.failed).toBe(false);
+    expect(second.outputs).toMatchObject({ state: 'success', 'duplicate-of': String(original), 'log-url': demo.finalStatus(original)!.logUrl });
+    expect(demo.finalStatus(original)!.state).toBe('success');
+    expect(demo.statuses(duplicate).map((s) => [s.state, s.description])).toEqual([['inactive', `duplicate of #${original} (succeeded)`]]);
+    for (const index of [0, 1, 2]) expect(demo.deployCount(index, 'staging', sha)).toBe(1);
+  });
+
+  it('ends failure when one host fails, keeps the host that finished, and starts no other', async () => {
+    const sha = demo.github.addCommit(REPOSITORY, 'main');
+    writeFileSync(join(demo.hosts.hosts[1]!.dir, 'fail-deploy'), '');
+    const step = await demo.runAction({ environment: 'staging', runId: runId++, sha });
+
+    expect(step.failed).toBe(true);
+    expect(step.outputs.state).toBe('failure');
+    const id = Number(step.outputs['deployment-id']);
+    const final = demo.finalStatus(id)!;
+    expect(final.state).toBe('failure');
+    expect(final.description).toContain(`failed on ${demo.hosts.hosts[1]!.spec}`);
+    expect(step.errors.join('\n')).toContain(final.description);
+    // Hosts 0 and 1 started together (concurrency 2); host 1 failed at once, host 0 finished its deploy.
+    expect(demo.hostFile(0, 'staging.sha')).toBe(`${sha}\n`);
+    expect(demo.hostFile(1, 'staging.sha')).not.toBe(`${sha}\n`);
+    expect(demo.hostFile(2, 'staging.sha')).not.toBe(`${sha}\n`);
+    expect([0, 1, 2].map((index) => demo.deployCount(index, 'staging', sha))).toEqual([1, 1, 0]);
+  });
+});
+
+describe('a deploy requested by a pull request comment', () => {
+  it('deploys the pull request’s head to production after staging, and answers /status', async () => {
+    const staging = await demo.runAction({ environment: 'staging', runId: runId++ });
+    expect(staging.outputs.state).toBe('success');
+
+    const command = await demo.comment('/deploy production');
+    const created = await demo.github.waitFor(() => demo.github.deployments(REPOSITORY).find((d) => d.environment === 'production'), 15_000);
+    expect(created).toMatchObject({ sha: demo.featureSha, creator: { login: 'shipguard[bot]' } });
+    expect(demo.github.reactions(command)).toContain('eyes');
+    const final = await demo.waitForFinal(created.id);
+    expect(final).toMatchObject({ state: 'success', environmentUrl: 'https://acme.example' });
+    expect(demo.github.deployments(REPOSITORY).filter((d) => d.environment === 'production')).toHaveLength(1);
+    // One reply, edited as the deploy moves: in the end it links the log and says how it ended.
+    const reply = await demo.waitForReply(command, 15_000, (c) => c.body.includes(final.description));
+    expect(reply?.body).toContain(final.logUrl);
+    expect(demo.botComments().filter((c) => c.id > command)).toHaveLength(1);
+    for (const index of [0, 1, 2]) {
+      expect(demo.hostFile(index, 'production.sha')).toBe(`${demo.featureSha}\n`);
+      expect(demo.deployCount(index, 'production', demo.featureSha)).toBe(1);
+    }
+
+    const status = await demo.comment('/status production');
+    const statusReply = await demo.waitForReply(status, 15_000);
+    expect(statusReply?.body).toContain(demo.featureSha.slice(0, 7));
+  });
+});

@@ -1,0 +1,129 @@
+// The bot's own pages on a real bot wired to the GitHub stand-in: the signed log page and its JSON twin
+// (a wrong or missing signature looks like no deployment at all), /healthz, and /metrics moving as
+// deployments run, are refused, and as store calls fail.
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Bot } from '../../bot/bot.ts';
+import { deployYml, startBotIn, startWorld, type World } from '../support/bot-harness.ts';
+
+// The output carries markup: the page must show it as text, never run it.
+const DEPLOY = `echo "<b>deploying</b> $DEPLOY_SHA to $DEPLOY_HOST"; sleep 0.2`;
+
+let world: World;
+let bot: Bot;
+beforeAll(async () => {
+  world = await startWorld({ deployYml: deployYml(`  staging:\n    deployer: local\n    hosts: [web-1, web-2]\n    concurrency: 2\n    deploy: '${DEPLOY}'\n`) });
+  bot = await startBotIn(world);
+});
+afterAll(async () => {
+  await bot?.stop();
+  await world?.close();
+});
+
+async function deployAndWait(ref = 'main'): Promise<{ id: number; logUrl: string; state: string }> {
+  const id = await world.createDeployment({ ref });
+  const final = await world.github.waitFor(() => world.github.statuses(id).find((s) => ['success', 'failure', 'error', 'inactive'].includes(s.state)), 30_000);
+  return { id, logUrl: final.logUrl, state: final.state };
+}
+
+/** The value of one sample in Prometheus text format (0 when absent). */
+function sample(text: string, name: string, labels: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{${labels}} `));
+  return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
+}
+
+const metrics = async () => (await fetch(`${bot.url}/metrics`)).text();
+
+describe('the log page', () => {
+  it('shows the timeline, the hosts with state and duration, and each host’s output, at the link GitHub got', async () => {
+    const { id, logUrl } = await deployAndWait();
+    const address = new URL(logUrl);
+    expect(address.pathname).toBe(`/deployments/${id}`);
+
+    const page = await fetch(`${bot.url}${address.pathname}${address.search}`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toContain('text/html');
+    const html = await page.text();
+    expect(html).toContain('<table id="hosts">');
+    expect(html).not.toContain('<b>deploying</b>');
+
+    const json = await fetch(`${bot.url}${address.pathname}.json${address.search}`);
+    expect(json.status).toBe(200);
+    const view = (await json.json()) as { state: string; final: boolean; timeline: Array<{ message: string }>; hosts: Array<{ host: string; state: string; output: string; durationMs: number }> };
+    expect(view).toMatchObject({ state: 'succeeded', final: true });
+    expect(view.hosts.map((h) => [h.host, h.state])).toEqual([
+      ['web-1', 'succeeded'],
+      ['web-2', 'succeeded'],
+    ]);
+    const sha = world.github.deployments('acme/app').find((d) => d.id === id)!.sha;
+    for (const host of view.hosts) {
+      expect(host.output).toContain(`<b>deploying</b> ${sha} to ${host.host}`);
+      expect(host.durationMs).toBeGreaterThan(0);
+    }
+    expect(view.timeline.map((e) => e.message)).toEqual(expect.arrayContaining(['web-1: started', 'web-2: started']));
+    // The page carries the same view for its first render, with `<` escaped inside the script.
+    expect(html).toContain('\\u003cb>deploying\\u003c/b>');
+  });
+
+  it('answers 404, with nothing of the deployment, to a wrong, missing, or another deployment’s signature', async () => {
+    const first = await deployAndWait(world.github.addCommit('acme/app'));
+    const second = await deployAndWait(world.github.addCommit('acme/app'));
+    const sig = (url: string) => new URL(url).searchParams.get('sig')!;
+    const tampered = sig(first.logUrl).replace(/^./, (c) => (c === 'A' ? 'B' : 'A'));
+    for (const path of [
+      `/deployments/${first.id}`,
+      `/deployments/${first.id}?sig=`,
+      `/deployments/${first.id}?sig=${tampered}`,
+      `/deployments/${first.id}?sig=${sig(second.logUrl)}`,
+      `/deployments/${first.id}.json?sig=${sig(second.logUrl)}`,
+      `/deployments/999999?sig=${sig(first.logUrl)}`,
+    ]) {
+      const response = await fetch(`${bot.url}${path}`);
+      expect(response.status, path).toBe(404);
+      expect(await response.text(), path).toBe('not found\n');
+    }
+  });
+});
+
+describe('/healthz and /metrics', () => {
+  it('/healthz answers ok while the store answers', async () => {
+    const response = await fetch(`${bot.url}/healthz`);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ ok: true });
+  });
+
+  it('counts finished deployments by state, duplicates refused, deploy and host durations, and webhook acknowledgements', async () => {
+    const before = await metrics();
+    const sha = world.github.addCommit('acme/app');
+    expect((await deployAndWait(sha)).state).toBe('success');
+    expect((await deployAndWait(sha)).state).toBe('inactive');
+    const after = await metrics();
+
+    const moved = (name: string, labels: string) => sample(after, name, labels) - sample(before, name, labels);
+    expect(moved('shipguard_deployments_finished_total', 'state="succeeded"')).toBe(1);
+    expect(moved('shipguard_deployments_refused_total', 'reason="duplicate"')).toBe(1);
+    expect(moved('shipguard_deploy_duration_seconds_count', 'state="succeeded"')).toBe(1);
+    expect(moved('shipguard_host_duration_seconds_count', 'outcome="succeeded"')).toBe(2);
+    expect(moved('shipguard_webhook_ack_seconds_count', 'event="deployment"')).toBe(2);
+    expect(sample(after, 'shipguard_deploy_duration_seconds_sum', 'state="succeeded"')).toBeGreaterThan(0);
+    expect(after).toContain('# TYPE shipguard_store_errors_total counter');
+  });
+
+  it('counts store calls that fail, and /healthz says the store is down', async () => {
+    // A bot of its own (own store folder): this one loses its store for good.
+    const broken = await startBotIn(world, { env: { DATA_DIR: join(world.dir, 'store-to-break') } });
+    try {
+      const before = sample(await (await fetch(`${broken.url}/metrics`)).text(), 'shipguard_store_errors_total', 'operation="deployments"');
+      await broken.store.close();
+
+      const health = await fetch(`${broken.url}/healthz`);
+      expect(health.status).toBe(503);
+      expect(await health.json()).toMatchObject({ ok: false });
+      const after = sample(await (await fetch(`${broken.url}/metrics`)).text(), 'shipguard_store_errors_total', 'operation="deployments"');
+      expect(after).toBeGreaterThan(before);
+    } finally {
+      // Everything else stops; closing the store a second time is the one thing that fails.
+      await expect(broken.stop()).rejects.toThrow(/closed/);
+    }
+  });
+});
