@@ -23,7 +23,7 @@ import { StatusPublisher } from './github/statuses.ts';
 import { githubStatusWriter } from './github/status-writer.ts';
 import { openStore } from './store/open-store.ts';
 import type { Store } from './store/store.ts';
-import { BotMetrics } from './web/metrics.ts';
+import { BotMetrics, countingStoreErrors } from './web/metrics.ts';
 import { handlePage } from './web/routes.ts';
 import { Worker } from './worker/worker.ts';
 
@@ -73,14 +73,15 @@ export async function startBot(options: StartBotOptions): Promise<Bot> {
   await listen(server, config.port);
   const port = (server.address() as AddressInfo).port;
   const publicUrl = options.env.PUBLIC_URL ? config.publicUrl : `http://localhost:${port}`;
-  const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }).catch(async (error) => {
+  const metrics = new BotMetrics();
+  const openedStore = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }).catch(async (error) => {
     server.close();
     throw error;
   });
+  const store = countingStoreErrors(openedStore, metrics);
   const owner = `bot-${process.pid}-${randomUUID().slice(0, 8)}`;
   const access = probotAccess(probot);
   const links = new LogLinks(publicUrl, config.linkSecret);
-  const metrics = new BotMetrics();
   const secrets = [config.sshKey, config.webhookSecret, config.linkSecret].filter((s): s is string => Boolean(s));
 
   const publisher = new StatusPublisher({

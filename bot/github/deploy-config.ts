@@ -111,7 +111,8 @@ export function parseDeployConfig(text: string): DeployConfig {
 
 /** The environment's config, or a DeployConfigError naming the environments that do exist. */
 export function environmentConfig(config: DeployConfig, environment: string): EnvironmentConfig {
-  const env = config.environments[environment];
+  // Own keys only: `constructor` or `toString` is a valid environment name, not an inherited function.
+  const env = Object.hasOwn(config.environments, environment) ? config.environments[environment] : undefined;
   if (!env) {
     const known = Object.keys(config.environments).join(', ');
     throw new DeployConfigError(`unknown environment ${environment} (${DEPLOY_CONFIG_PATH} defines: ${known})`, `unknown environment ${environment}; ${DEPLOY_CONFIG_PATH} defines: ${known}`);

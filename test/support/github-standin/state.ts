@@ -217,6 +217,8 @@ export class StandinState {
     };
     repository.commits.set(sha, commit);
     repository.branches.set(branch, sha);
+    // As on GitHub, a push to a pull request's branch moves the pull request's head.
+    for (const pull of repository.pulls.values()) if (!pull.fork && pull.state === 'open' && pull.headRef === branch) pull.headSha = sha;
     return commit;
   }
 

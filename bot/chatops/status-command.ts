@@ -1,0 +1,32 @@
+// `/status [env]` and `/help`: read-only answers from the store and deploy.yml.
+import type { DeployConfig } from '../github/deploy-config.ts';
+import { reaches, type Role } from './authorise.ts';
+import { reply, type Answer, type CommandScope } from './command-scope.ts';
+import { liveDeploy } from './history.ts';
+import { helpReply, statusReply, type EnvironmentStatusView } from './replies.ts';
+
+export async function runStatus(scope: CommandScope, environments: string[]): Promise<Answer> {
+  const views: EnvironmentStatusView[] = [];
+  for (const environment of environments) {
+    const { store, repository } = scope;
+    const succeeded = await store.deployments({ repository, environment, states: ['succeeded'], task: 'deploy', limit: 100 });
+    const live = liveDeploy(succeeded);
+    const active = (await store.deployments({ repository, environment, states: ['running', 'queued'], limit: 20 })).reverse();
+    views.push({
+      environment,
+      live: live ? { sha: live.sha, id: live.id, requestedBy: live.requestedBy, finishedAt: live.finishedAt ?? live.receivedAt } : null,
+      lock: await store.environmentLock(repository, environment),
+      active: active.map((d) => ({ id: d.id, sha: d.sha, state: d.state === 'running' ? 'running' : 'queued', requestedBy: d.requestedBy, task: d.task, description: d.description })),
+    });
+  }
+  return reply(statusReply(views, scope.now), true);
+}
+
+export function runHelp(scope: CommandScope, config: DeployConfig, role: Role): Answer {
+  const environments = Object.entries(config.environments).map(([environment, env]) => ({
+    environment,
+    permission: env.permission,
+    isDefault: environment === config.default_environment,
+  }));
+  return reply(helpReply(scope.user, role, environments, (needed) => reaches(role, needed)), true);
+}
