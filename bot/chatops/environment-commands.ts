@@ -16,8 +16,10 @@ export async function runUnlock(scope: CommandScope, environment: string, role: 
   const current = await scope.store.environmentLock(scope.repository, environment);
   if (!current) return reply(notLockedReply(environment), false);
   if (current.owner !== scope.user && role !== 'admin') return reply(unlockRefusedReply(environment, current, scope.user, scope.now), false);
-  const previous = (await scope.store.unlock(scope.repository, environment)) ?? current;
-  return reply(unlockedReply(environment, previous, scope.user, scope.now), true);
+  // Conditional on the owner read above: a lock re-taken by someone else meanwhile stays.
+  const lifted = await scope.store.unlock(scope.repository, environment, current.owner);
+  if (!lifted) return runUnlock(scope, environment, role);
+  return reply(unlockedReply(environment, lifted, scope.user, scope.now), true);
 }
 
 /**

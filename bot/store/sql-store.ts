@@ -337,9 +337,10 @@ class SqlStore implements Store {
     });
   }
 
-  async unlock(repository: string, environment: string): Promise<EnvironmentLock | null> {
+  async unlock(repository: string, environment: string, owner: string): Promise<EnvironmentLock | null> {
     return this.db.transaction(async (tx) => {
       const current = await lockEnvironment(tx, repository, environment);
+      if (current?.owner !== owner) return null;
       await tx.query('UPDATE environments SET lock_owner = NULL, lock_reason = NULL, locked_at = NULL WHERE repository = $1 AND environment = $2', [repository, environment]);
       return current;
     });

@@ -128,7 +128,8 @@ export interface Store {
 
   requestCancel(repository: string, environment: string, by: string): Promise<DeploymentRecord[]>;
   lock(repository: string, environment: string, owner: string, reason: string): Promise<EnvironmentLock>;
-  unlock(repository: string, environment: string): Promise<EnvironmentLock | null>;
+  /** Lifts the lock if `owner` still holds it (it may have changed hands since it was read); returns it. */
+  unlock(repository: string, environment: string, owner: string): Promise<EnvironmentLock | null>;
   environmentLock(repository: string, environment: string): Promise<EnvironmentLock | null>;
 
   /** Cancels queued deployments (no host touched yet) with the given status. */

@@ -5,7 +5,7 @@ import type { LogLinks } from '../github/log-links.ts';
 import type { DeploymentRecord, StatusToPublish } from '../store/store.ts';
 
 export function statusFor(
-  record: Pick<DeploymentRecord, 'id' | 'installationId' | 'repository' | 'environmentUrl'>,
+  record: Pick<DeploymentRecord, 'id' | 'installationId' | 'repository' | 'environmentUrl'> & { payload?: Record<string, unknown> },
   kind: StatusToPublish['kind'],
   state: GitHubDeploymentState,
   description: string,
@@ -18,8 +18,13 @@ export function statusFor(
     repository: record.repository,
     kind,
     state,
-    description: fitDescription(description),
+    description: fitDescription(isRollback(record.payload) ? `rollback: ${description}` : description),
     logUrl: logUrl ?? links.url(record.id),
     environmentUrl: record.environmentUrl,
   };
+}
+
+/** `/rollback` deployments carry the SHA they replace; their statuses say they are rollbacks. */
+function isRollback(payload: Record<string, unknown> | undefined): boolean {
+  return typeof payload?.rollback_of === 'string';
 }

@@ -95,6 +95,15 @@ describe.each(STORE_KINDS)('engine with the local deployer (%s store)', (kind) =
     expect(existsSync(join(e.workDir, 'done-web-3'))).toBe(false);
   });
 
+  it('a rollback says so in every status description', async () => {
+    e = await startEngine({ kind, deployYml: yml() });
+    await e.receive({ id: 1, forced: true, payload: { force: true, rollback_of: 'd'.repeat(40) } });
+    const statuses = await e.settled(1);
+    expect(statuses.length).toBeGreaterThan(2);
+    for (const status of statuses) expect(status.description).toMatch(/^rollback: /);
+    expect(statuses.at(-1)!.description).toBe('rollback: deployed to 3/3 hosts');
+  });
+
   it('rule 8: an unknown environment ends error naming the environments that exist, and runs nothing', async () => {
     e = await startEngine({ kind, deployYml: yml() });
     await e.receive({ id: 1, environment: 'prod' });

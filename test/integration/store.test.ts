@@ -124,7 +124,9 @@ describe.each(STORE_KINDS)('store (%s)', (kind) => {
     expect((await t.store.events(1)).map((e) => e.message)).toContain('queued');
     expect(await t.store.environmentLock('acme/app', 'staging')).toMatchObject({ owner: 'bob', reason: 'db migration' });
     expect(await t.store.lock('acme/app', 'staging', 'carol', 'mine')).toMatchObject({ owner: 'bob' });
-    expect(await t.store.unlock('acme/app', 'staging')).toMatchObject({ owner: 'bob' });
+    expect(await t.store.unlock('acme/app', 'staging', 'carol')).toBeNull(); // not carol's to lift
+    expect(await t.store.environmentLock('acme/app', 'staging')).toMatchObject({ owner: 'bob' });
+    expect(await t.store.unlock('acme/app', 'staging', 'bob')).toMatchObject({ owner: 'bob' });
     expect(await t.store.environmentLock('acme/app', 'staging')).toBeNull();
   });
 
