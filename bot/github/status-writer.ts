@@ -3,6 +3,8 @@ import type { PendingStatus } from '../store/store.ts';
 import { splitRepository, withFreshToken, type GitHubAccess } from './github-access.ts';
 import type { StatusWriter } from './statuses.ts';
 
+const WRITE_TIMEOUT_MS = 15_000;
+
 export function githubStatusWriter(access: GitHubAccess): StatusWriter {
   return {
     async write(status: PendingStatus) {
@@ -16,6 +18,8 @@ export function githubStatusWriter(access: GitHubAccess): StatusWriter {
           ...(status.environmentUrl ? { environment_url: status.environmentUrl } : {}),
           // Older successful deployments of the environment become inactive: one live deployment.
           ...(status.state === 'success' ? { auto_inactive: true } : {}),
+          // Bounded (rule 5): a write that hangs is abandoned and retried, well inside the queue's hold.
+          request: { signal: AbortSignal.timeout(WRITE_TIMEOUT_MS) },
         }),
       );
     },

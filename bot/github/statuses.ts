@@ -5,6 +5,13 @@ import type { Logger } from 'pino';
 import { planStatusSends } from '../engine/status-queue.ts';
 import type { PendingStatus, Store } from '../store/store.ts';
 
+/**
+ * A sender holds its installation's queue this long past its last attempt: a bot killed mid-send frees
+ * it for the others (and for its own restart) as fast as a deployment's lease lapses.
+ */
+const STATUS_HOLD_MS = 30_000;
+const STATUS_BATCH = 20;
+
 export interface StatusWriter {
   /** Creates the status on GitHub; throws an error with `.status` (HTTP code) when GitHub refuses. */
   write(status: PendingStatus): Promise<void>;
@@ -66,7 +73,7 @@ export class StatusPublisher {
     const { store, owner } = this.options;
     const senders: Promise<void>[] = [];
     for (;;) {
-      const claimed = await store.claimStatuses(owner, 120_000, 200, [...this.busy]);
+      const claimed = await store.claimStatuses(owner, STATUS_HOLD_MS, STATUS_BATCH, [...this.busy]);
       if (claimed.length === 0) break;
       const installation = claimed[0]!.installationId;
       this.busy.add(installation);
@@ -80,7 +87,8 @@ export class StatusPublisher {
     const plan = planStatusSends(claimed);
     await store.markStatusesDone(plan.drop.map((s) => s.seq));
     for (const [index, status] of plan.send.entries()) {
-      const sent = await this.sendWithRetries(status);
+      const sent = await this.sendWithRetries(status, plan.send.slice(index).map((s) => s.seq));
+      if (sent === 'lost') return; // held too long (a stuck write): another replica has the queue now
       if (!sent) {
         // Keep the order: the rest of this installation's queue waits for the failed one.
         await store.releaseStatuses(plan.send.slice(index + 1).map((s) => s.seq));
@@ -89,9 +97,11 @@ export class StatusPublisher {
     }
   }
 
-  private async sendWithRetries(status: PendingStatus): Promise<boolean> {
-    const { store, writer, log, retryDelaysMs, backoffMs } = this.options;
+  private async sendWithRetries(status: PendingStatus, remaining: number[]): Promise<boolean | 'lost'> {
+    const { store, writer, log, retryDelaysMs, backoffMs, owner } = this.options;
     for (let attempt = 0; ; attempt++) {
+      // Renewed before every attempt: the claim outlives this bot by at most STATUS_HOLD_MS.
+      if (!(await store.holdStatuses(owner, remaining, STATUS_HOLD_MS))) return 'lost';
       try {
         await writer.write(status);
         await store.markStatusesDone([status.seq]);

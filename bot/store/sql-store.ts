@@ -284,6 +284,15 @@ class SqlStore implements Store {
     );
   }
 
+  async holdStatuses(owner: string, seqs: number[], holdMs: number): Promise<boolean> {
+    if (!seqs.length) return true;
+    const rows = await this.db.query(
+      'UPDATE status_outbox SET claimed_until = now() + make_interval(secs => $3::float8 / 1000) WHERE seq = ANY($2::bigint[]) AND claimed_by = $1 AND done_at IS NULL RETURNING seq',
+      [owner, seqs, holdMs],
+    );
+    return rows.length === seqs.length;
+  }
+
   async releaseStatuses(seqs: number[]): Promise<void> {
     if (seqs.length) await this.db.query('UPDATE status_outbox SET claimed_by = NULL, claimed_until = NULL WHERE seq = ANY($1::bigint[]) AND done_at IS NULL', [seqs]);
   }

@@ -118,6 +118,8 @@ export interface Store {
   markStatusesDone(seqs: number[]): Promise<void>;
   /** A send failed: its installation's queue waits `retryInMs` before anyone tries again. */
   markStatusFailed(seq: number, error: string, retryInMs: number): Promise<void>;
+  /** Extends this owner's claim on statuses it is still sending; false when it lost any of them. */
+  holdStatuses(owner: string, seqs: number[], holdMs: number): Promise<boolean>;
   /** Gives back claimed statuses that were not attempted. */
   releaseStatuses(seqs: number[]): Promise<void>;
   setGitHubState(id: number, state: GitHubDeploymentState): Promise<void>;

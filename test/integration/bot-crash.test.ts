@@ -43,7 +43,13 @@ describe('rule 6 (terminal): crashes and replicas', () => {
   });
 
   async function terminal(id: number, timeoutMs: number) {
-    return world.github.waitFor(() => world.github.statuses(id).find((s) => ['success', 'failure', 'error', 'inactive'].includes(s.state)), timeoutMs);
+    try {
+      return await world.github.waitFor(() => world.github.statuses(id).find((s) => ['success', 'failure', 'error', 'inactive'].includes(s.state)), timeoutMs);
+    } catch (error) {
+      // What the bots said is the first thing to read when a takeover did not happen.
+      for (const bot of bots) console.error(`--- bot ${bot.url}\n${bot.output().slice(-4000)}`);
+      throw error;
+    }
   }
 
   it('kill -9 mid-host, embedded store: the next bot start takes over, resolves the host through revision, finishes the rest once', async () => {
@@ -55,7 +61,7 @@ describe('rule 6 (terminal): crashes and replicas', () => {
     await waitUntil(() => lines(join(world.dir, 'web-2.runs')).length === 1, 30_000, 'web-2 to start');
     await bots.pop()!.kill('SIGKILL');
 
-    bots.push(await startBotProcess(world, { port, cwd: world.dir }));
+    bots.push(await startBotProcess(world, { port, cwd: world.dir, env: { LOG_LEVEL: 'info' } }));
     const end = await terminal(id, 90_000);
     expect(end.state).toBe('success');
     expect(end.description).toBe('deployed to 3/3 hosts');

@@ -141,6 +141,8 @@ describe.each(STORE_KINDS)('store (%s)', (kind) => {
     const one = byOwner.find((x) => x[0]!.installationId === 1)!;
     expect(one.map((x) => x.deploymentId)).toEqual([1, 2, 3]);
     expect(await t.store.claimStatuses('three', 60_000, 100, [])).toEqual([]);
+    expect(await t.store.holdStatuses('three', one.map((x) => x.seq), 60_000)).toBe(false); // not its claim
+    expect(await t.store.holdStatuses(one[0]!.installationId === (a[0]?.installationId) ? 'one' : 'two', one.map((x) => x.seq), 60_000)).toBe(true);
     await t.store.markStatusesDone(one.map((x) => x.seq));
     await t.store.markStatusFailed(byOwner.find((x) => x[0]!.installationId === 2)![0]!.seq, 'boom', 60_000);
     expect(await t.store.claimStatuses('three', 60_000, 100, [])).toEqual([]); // backing off
