@@ -4,7 +4,8 @@
 // asking it (`revision`), nothing runs twice, and the Action, which never stopped following, sees success.
 import { afterEach, expect, it } from 'vitest';
 import { startBotProcess, type BotProcess } from '../support/bot-harness.ts';
-import { freePort, startDemoWorld, type DemoWorld } from '../support/demo-world.ts';
+import { startDemoWorld, type DemoWorld } from '../support/demo-world.ts';
+import { freePort } from '../support/ports.ts';
 
 let demo: DemoWorld | undefined;
 const bots: BotProcess[] = [];

@@ -14,7 +14,6 @@
 // once when $HOST_DIR/fail-deploy exists, sleeps a little, then writes the SHA to
 // $HOST_DIR/<environment>.sha, which the `revision` command reads back.
 import { existsSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { Bot } from '../../bot/bot.ts';
@@ -208,16 +207,4 @@ export async function startDemoWorld(options: DemoOptions = {}): Promise<DemoWor
     },
   };
   return demo;
-}
-
-/** A port nobody listens on now (for a bot started as a process, which needs to know its port first). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
