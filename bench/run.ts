@@ -1,8 +1,10 @@
 // `npm run bench`: every benchmark, one after the other; each prints its table and writes
 // bench/results/<name>.json. Figures are from one run on this machine: compare ratios, not times.
 import { main as sshFleet } from './ssh-fleet.ts';
+import { main as statusBurst } from './status-burst.ts';
 import { main as webhookAck } from './webhook-ack.ts';
 
 await webhookAck();
+await statusBurst();
 await sshFleet();
 process.exit(0);

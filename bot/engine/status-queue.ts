@@ -1,7 +1,8 @@
 // Which pending statuses to send, in which order (pure). GitHub asks for a second between writes, so
 // statuses are coalesced: a newer progress description replaces an unsent older one of the same
 // deployment; `queued`, phase `in_progress` and terminal statuses are never dropped; deployments with a
-// terminal status go first, each deployment's own statuses stay in order.
+// terminal status go first, those nearest to it (fewest writes left) first of all, so that as many
+// deployments as possible show their end soon; each deployment's own statuses stay in order.
 
 export interface QueuedStatus {
   seq: number;
@@ -36,5 +37,6 @@ export function planStatusSends<T extends QueuedStatus>(pending: T[]): SendPlan<
     (kept.some((s) => s.kind === 'terminal') ? finishing : ongoing).push(kept);
   }
   const bySeq = (a: T[], b: T[]) => a[0]!.seq - b[0]!.seq;
-  return { send: [...finishing.sort(bySeq), ...ongoing.sort(bySeq)].flat(), drop };
+  const nearestEnd = (a: T[], b: T[]) => a.length - b.length || a.at(-1)!.seq - b.at(-1)!.seq;
+  return { send: [...finishing.sort(nearestEnd), ...ongoing.sort(bySeq)].flat(), drop };
 }

@@ -10,7 +10,9 @@ import type { PendingStatus, Store } from '../store/store.ts';
  * it for the others (and for its own restart) as fast as a deployment's lease lapses.
  */
 const STATUS_HOLD_MS = 30_000;
-const STATUS_BATCH = 20;
+/** Everything pending is planned at once (so terminal statuses go first), a few are sent per round. */
+const STATUS_CLAIM = 500;
+const STATUS_BATCH = 5;
 
 export interface StatusWriter {
   /** Creates the status on GitHub; throws an error with `.status` (HTTP code) when GitHub refuses. */
@@ -73,7 +75,7 @@ export class StatusPublisher {
     const { store, owner } = this.options;
     const senders: Promise<void>[] = [];
     for (;;) {
-      const claimed = await store.claimStatuses(owner, STATUS_HOLD_MS, STATUS_BATCH, [...this.busy]);
+      const claimed = await store.claimStatuses(owner, STATUS_HOLD_MS, STATUS_CLAIM, [...this.busy]);
       if (claimed.length === 0) break;
       const installation = claimed[0]!.installationId;
       this.busy.add(installation);
@@ -86,12 +88,15 @@ export class StatusPublisher {
     const { store } = this.options;
     const plan = planStatusSends(claimed);
     await store.markStatusesDone(plan.drop.map((s) => s.seq));
-    for (const [index, status] of plan.send.entries()) {
-      const sent = await this.sendWithRetries(status, plan.send.slice(index).map((s) => s.seq));
+    // The rest waits for the next round, planned afresh with whatever has arrived meanwhile.
+    const batch = plan.send.slice(0, STATUS_BATCH);
+    await store.releaseStatuses(plan.send.slice(STATUS_BATCH).map((s) => s.seq));
+    for (const [index, status] of batch.entries()) {
+      const sent = await this.sendWithRetries(status, batch.slice(index).map((s) => s.seq));
       if (sent === 'lost') return; // held too long (a stuck write): another replica has the queue now
       if (!sent) {
         // Keep the order: the rest of this installation's queue waits for the failed one.
-        await store.releaseStatuses(plan.send.slice(index + 1).map((s) => s.seq));
+        await store.releaseStatuses(batch.slice(index + 1).map((s) => s.seq));
         return;
       }
     }

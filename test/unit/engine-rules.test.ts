@@ -93,6 +93,12 @@ describe('status queue (coalescing)', () => {
     const plan = planStatusSends([s(1, 1, 'phase'), s(2, 2, 'phase'), s(3, 1, 'progress'), s(4, 2, 'terminal')]);
     expect(plan.send.map((x) => x.seq)).toEqual([2, 4, 1, 3]);
   });
+
+  it('of the finished deployments, those with fewest writes left go first', () => {
+    // Deployment 1 still needs queued + in_progress + success; deployment 2 only its success.
+    const plan = planStatusSends([s(1, 1, 'phase'), s(2, 1, 'phase'), s(3, 1, 'terminal'), s(4, 2, 'terminal')]);
+    expect(plan.send.map((x) => x.seq)).toEqual([4, 1, 2, 3]);
+  });
 });
 
 describe('descriptions', () => {
