@@ -7,6 +7,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runIfMain } from './standalone.ts';
 import { startBotIn, startWorld } from '../test/support/bot-harness.ts';
 
 const THIS_FILE = fileURLToPath(import.meta.url);
@@ -57,12 +58,4 @@ export async function main(): Promise<StatusBurstBenchmark> {
   }
 }
 
-if (process.argv[1] === THIS_FILE) {
-  main().then(
-    () => process.exit(0),
-    (error) => {
-      console.error(error);
-      process.exit(1);
-    },
-  );
-}
+runIfMain(import.meta.url, main);

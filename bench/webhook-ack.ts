@@ -13,6 +13,7 @@ import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runIfMain } from './standalone.ts';
 import { deployYml, startBotIn, startBotProcess, startWorld, WEBHOOK_SECRET } from '../test/support/bot-harness.ts';
 import { freshPostgresDatabase } from '../test/support/databases.ts';
 import { freePort } from '../test/support/ports.ts';
@@ -119,12 +120,4 @@ async function measureApiCalls() {
   }
 }
 
-if (process.argv[1] === THIS_FILE) {
-  main().then(
-    () => process.exit(0),
-    (error) => {
-      console.error(error);
-      process.exit(1);
-    },
-  );
-}
+runIfMain(import.meta.url, main);
