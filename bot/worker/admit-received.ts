@@ -24,22 +24,29 @@ export interface AdmissionContext {
 export async function admitReceived(context: AdmissionContext): Promise<number> {
   const { store, owner, log } = context;
   let decided = 0;
+  // One read of deploy.yml per repository and round: a burst of deployments costs one, not one each.
+  const configs = new Map<string, Promise<DeployConfig>>();
+  const configOf = (record: DeploymentRecord) => {
+    const key = `${record.installationId} ${record.repository}`;
+    if (!configs.has(key)) configs.set(key, context.loadConfig(record.installationId, record.repository));
+    return configs.get(key)!;
+  };
   for (const record of await store.claimReceived(owner, ADMISSION_HOLD_MS, 20)) {
     let config: ConfigFact;
     let endedOnGitHub: string | null;
     try {
       const latest = await context.latestStatus(record.installationId, record.repository, record.id);
       endedOnGitHub = latest !== null && isTerminalStatus(latest) ? latest : null;
-      const deployConfig = await context.loadConfig(record.installationId, record.repository);
-      config = { ok: true, environment: environmentConfig(deployConfig, record.environment) };
-    } catch (error) {
-      if (!(error instanceof DeployConfigError)) {
-        // GitHub unreachable: reading is safe to repeat, so the deployment waits for the next round.
-        log.warn({ err: error, deployment: record.id }, 'could not read deploy.yml; will try again');
-        continue;
+      try {
+        config = { ok: true, environment: environmentConfig(await configOf(record), record.environment) };
+      } catch (error) {
+        if (!(error instanceof DeployConfigError)) throw error;
+        config = { ok: false, summary: error.summary, detail: error.message };
       }
-      config = { ok: false, summary: error.summary, detail: error.message };
-      endedOnGitHub = null;
+    } catch (error) {
+      // GitHub unreachable: reading is safe to repeat, so the deployment waits for the next round.
+      log.warn({ err: error, deployment: record.id }, 'could not read from GitHub; will try again');
+      continue;
     }
     const admission = await store.admit(record.id, config, admit, (decision, current) => admissionStatuses(decision, current, context.links), endedOnGitHub);
     if (admission) {
