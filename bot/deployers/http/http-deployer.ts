@@ -7,12 +7,12 @@
 // The service deploys by itself, so there are no hosts to report, only progress. A deployment taken over
 // from a bot that died (`job.resumed`) may have been POSTed already: it is followed, never posted again.
 import { formatDuration } from '../../../common/duration.ts';
+import { MAX_DESCRIPTION } from '../../engine/descriptions.ts';
 import type { DeployEvents, DeployJob, DeployResult, Deployer } from '../deployer.ts';
 import { redact, secretForms } from '../output.ts';
 import { expandStatusUrl, type HttpDeployerDefinition } from './definitions.ts';
 import { httpExchange, type HttpExchange } from './http-exchange.ts';
 
-const MAX_DESCRIPTION = 140;
 const MAX_LOG_URL = 2048;
 
 export class HttpDeployer implements Deployer {
