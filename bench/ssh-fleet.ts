@@ -169,7 +169,7 @@ async function measure(tool: Tool, input: RunnerInput): Promise<{ wallMs: number
 }
 
 async function runnerCommand(tool: Tool, input: RunnerInput): Promise<[string, string[], NodeJS.ProcessEnv]> {
-  const { parseHostSpec } = await import('../bot/deployers/host-spec.ts');
+  const { parseHostSpec } = await import('../bot/engine/host-spec.ts');
   const { stringify } = await import('yaml');
   const inputPath = join(input.workDir, `runner-${tool}.json`);
   writeFileSync(inputPath, JSON.stringify(input));
@@ -280,7 +280,7 @@ async function runFloor(input: RunnerInput): Promise<void> {
 /** shipguard: the real SshDeployer, as the bot runs it. */
 async function runShipguard(input: RunnerInput): Promise<void> {
   const { SshDeployer } = await import('../bot/deployers/ssh/ssh-deployer.ts');
-  const { environmentConfig, parseDeployConfig } = await import('../bot/github/deploy-config.ts');
+  const { environmentConfig, parseDeployConfig } = await import('../bot/engine/deploy-config.ts');
   const { stringify } = await import('yaml');
   const deployer = new SshDeployer({ privateKey: readFileSync(input.privateKeyPath, 'utf8'), knownHosts: readFileSync(input.knownHostsPath, 'utf8') });
   const yaml = stringify({ environments: { bench: { hosts: input.hosts, concurrency: CONCURRENCY, max_failures: 0, deploy: input.command } } });
@@ -296,13 +296,15 @@ async function runShipguard(input: RunnerInput): Promise<void> {
     noop: false,
     payload: {},
     config,
-    hosts: input.hosts.map((name) => ({ name, state: 'pending' })),
+    hosts: input.hosts.map((name) => ({ name, state: 'pending', inDoubtForMs: 0 })),
     cancel: new AbortController().signal,
+    drain: new AbortController().signal,
+    halt: new AbortController().signal,
     resumed: false,
     deadline: Date.now() + config.timeouts.total,
     secrets: [],
   };
-  const quiet: DeployEvents = { hostStarted() {}, hostPhase() {}, hostOutput() {}, hostFinished() {}, progress() {} };
+  const quiet: DeployEvents = { hostStarted() {}, hostPhase() {}, beginStep: async () => true, hostOutput() {}, hostFinished() {}, progress() {} };
   const result = await deployer.deploy(job, quiet);
   if (result.state !== 'succeeded') throw new Error(result.description);
 }

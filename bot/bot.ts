@@ -14,6 +14,7 @@ import { httpDeployerFor } from './deployers/http/http-deployer.ts';
 import { LocalDeployer } from './deployers/local.ts';
 import { sshDeployerFromEnvironment } from './deployers/ssh/from-environment.ts';
 import type { LeaseTiming } from './engine/leases.ts';
+import { BoundedOctokit } from './github/bounded-fetch.ts';
 import { latestDeploymentStatus } from './github/latest-status.ts';
 import { loadDeployConfig } from './github/load-deploy-config.ts';
 import { probotAccess, type GitHubAccess } from './github/github-access.ts';
@@ -59,7 +60,7 @@ export async function startBot(options: StartBotOptions): Promise<Bot> {
   const config = botConfigFromEnvironment(options.env);
   const deployers = buildDeployers(options);
   const log = pino({ name: 'shipguard', level: options.env.LOG_LEVEL ?? 'info' });
-  const probot = createProbot({ env: options.env, overrides: { log } });
+  const probot = createProbot({ env: options.env, overrides: { log, Octokit: BoundedOctokit } });
   // Listen first: with PORT=0 the address, and so the default PUBLIC_URL, is known only now.
   let handle: (req: IncomingMessage, res: ServerResponse) => Promise<void> = async (_req, res) => {
     res.writeHead(503, { 'retry-after': '1' }).end('starting\n');
@@ -103,7 +104,7 @@ export async function startBot(options: StartBotOptions): Promise<Bot> {
     log,
     deployers,
     secrets,
-    lease: options.lease,
+    lease: options.lease ?? config.lease,
     loadConfig,
     latestStatus: (installationId, repository, id) => latestDeploymentStatus(access, installationId, repository, id),
     statusQueued: () => publisher.wake(),

@@ -1,6 +1,8 @@
 // The bot's settings, from the environment only (DESIGN.md "Bot configuration"). Secrets live here,
 // on the bot's side; the repository never holds a key, a token or a deployer URL.
 import { readFileSync } from 'node:fs';
+import { parseDuration } from '../common/duration.ts';
+import { leaseTimingFor, LEASE_DURATION_MS, type LeaseTiming } from './engine/leases.ts';
 import { LogLinks } from './github/log-links.ts';
 
 export interface BotConfig {
@@ -12,7 +14,14 @@ export interface BotConfig {
   linkSecret: string;
   sshKey: string | undefined;
   knownHosts: string | undefined;
+  /** SHIPGUARD_LEASE: how long a running deployment's lease lasts without renewal (default 30 s). */
+  lease: LeaseTiming;
+  /** SHIPGUARD_SHUTDOWN_GRACE: on SIGTERM, how long hosts in flight may take to end before they are killed. */
+  shutdownGraceMs: number;
 }
+
+/** Without SHIPGUARD_SHUTDOWN_GRACE, a stopping bot waits for hosts in flight as long as their command timeout. */
+const DEFAULT_SHUTDOWN_GRACE_MS = 15 * 60_000;
 
 export function botConfigFromEnvironment(env: NodeJS.ProcessEnv): BotConfig {
   const port = Number(env.PORT ?? 3000);
@@ -28,6 +37,8 @@ export function botConfigFromEnvironment(env: NodeJS.ProcessEnv): BotConfig {
     linkSecret: env.SHIPGUARD_LINK_SECRET || LogLinks.deriveSecret(webhookSecret),
     sshKey: textOrFile(env, 'SHIPGUARD_SSH_KEY'),
     knownHosts: textOrFile(env, 'SHIPGUARD_KNOWN_HOSTS'),
+    lease: leaseTimingFor(durationVariable(env, 'SHIPGUARD_LEASE', LEASE_DURATION_MS, 3_000)),
+    shutdownGraceMs: durationVariable(env, 'SHIPGUARD_SHUTDOWN_GRACE', DEFAULT_SHUTDOWN_GRACE_MS, 0),
   };
 }
 
@@ -41,4 +52,17 @@ export function textOrFile(env: NodeJS.ProcessEnv, name: string): string | undef
   } catch (error) {
     throw new Error(`cannot read ${name}_PATH (${path}): ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
+}
+
+function durationVariable(env: NodeJS.ProcessEnv, name: string, fallback: number, minimumMs: number): number {
+  const text = env[name];
+  if (!text) return fallback;
+  let ms: number;
+  try {
+    ms = parseDuration(text);
+  } catch (error) {
+    throw new Error(`${name}=${text}: ${(error as Error).message}`);
+  }
+  if (ms < minimumMs) throw new Error(`${name}=${text}: must be at least ${minimumMs / 1000}s`);
+  return ms;
 }

@@ -1,14 +1,14 @@
 // `npm start`: the bot, configured from the environment (DESIGN.md "Bot configuration").
 import { startBot } from './bot.ts';
 
-const SHUTDOWN_GRACE_MS = 25_000;
-
 try {
   const bot = await startBot({ env: process.env });
   bot.probot.log.info(`shipguard listening on ${bot.url} (webhooks at /api/github/webhooks, store: ${bot.config.databaseUrl ? 'PostgreSQL' : bot.config.dataDir})`);
   const shutdown = async (signal: string) => {
-    bot.probot.log.info(`${signal}: finishing running deployments for up to ${SHUTDOWN_GRACE_MS / 1000}s; another bot takes over the rest`);
-    await bot.stop(SHUTDOWN_GRACE_MS);
+    // Handover: no new host starts; hosts in flight end (killed past the grace), are recorded, and the
+    // leases are released so another bot, or this one restarted, continues at once.
+    bot.probot.log.info(`${signal}: handing running deployments over once their hosts in flight end (at most ${bot.config.shutdownGraceMs / 1000}s)`);
+    await bot.stop(bot.config.shutdownGraceMs);
     process.exit(0);
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));

@@ -1,6 +1,6 @@
 // A ChatOps deploy becomes a GitHub Deployment created by the bot: it then comes back as a `deployment`
 // webhook and goes through the same admission as the Action's (one path, one set of rules).
-import type { EnvironmentConfig } from '../github/deploy-config.ts';
+import type { EnvironmentConfig } from '../engine/deploy-config.ts';
 import { splitRepository, type GitHubClient } from '../github/github-access.ts';
 import type { CheckState, DeployKind } from './replies.ts';
 

@@ -1,7 +1,7 @@
 // `/deploy`, `/deploy noop` and `/rollback`: write the reply, then create the GitHub deployment that
 // carries it. From there the deployment takes the same path as any other (admission: duplicates, locks,
 // promotion order), and the follower edits the reply as it moves.
-import type { EnvironmentConfig } from '../github/deploy-config.ts';
+import type { EnvironmentConfig } from '../engine/deploy-config.ts';
 import { editReply, postReply } from './comments.ts';
 import { reply, type Answer, type CommandScope } from './command-scope.ts';
 import { createDeployment } from './create-deployment.ts';

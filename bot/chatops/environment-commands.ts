@@ -1,6 +1,6 @@
 // `/lock`, `/unlock` and `/cancel`: they change an environment's state in the store, which every
 // replica and every deploy source (the Action's deploys too) sees.
-import { statusFor } from '../worker/status-for.ts';
+import { statusFor } from '../engine/status-for.ts';
 import type { Role } from './authorise.ts';
 import { reply, type Answer, type CommandScope } from './command-scope.ts';
 import { alreadyLockedReply, cancelReply, lockedReply, notLockedReply, unlockedReply, unlockRefusedReply, type CancelView } from './replies.ts';

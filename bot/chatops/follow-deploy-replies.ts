@@ -5,7 +5,8 @@
 import type { Logger } from 'pino';
 import { isTerminalStatus } from '../../common/deploy-intent.ts';
 import { withFreshToken, type GitHubAccess, type GitHubClient } from '../github/github-access.ts';
-import type { StatusToPublish, Store } from '../store/store.ts';
+import type { StatusToPublish } from '../engine/status-for.ts';
+import type { Store } from '../store/store.ts';
 import { pullRequestFacts } from './authorise.ts';
 import { editReply, react } from './comments.ts';
 import { chatopsPayloadFrom, type ChatOpsPayload } from './create-deployment.ts';

@@ -3,10 +3,11 @@
 // error ends in a reply (or, when GitHub itself is unreachable, in the log), never in the webhook.
 import type { Logger } from 'pino';
 import type { Context } from 'probot';
-import { DeployConfigError, type DeployConfig } from '../github/deploy-config.ts';
+import { DeployConfigError, type DeployConfig } from '../engine/deploy-config.ts';
 import type { GitHubAccess, GitHubClient } from '../github/github-access.ts';
 import type { LogLinks } from '../github/log-links.ts';
-import type { StatusToPublish, Store } from '../store/store.ts';
+import type { StatusToPublish } from '../engine/status-for.ts';
+import type { Store } from '../store/store.ts';
 import { commenterRole, isBot, pullRequestFacts, pullRequestProblem, reaches } from './authorise.ts';
 import { postReply, react } from './comments.ts';
 import { reply, type Answer, type CommandScope } from './command-scope.ts';

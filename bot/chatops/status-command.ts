@@ -1,5 +1,5 @@
 // `/status [env]` and `/help`: read-only answers from the store and deploy.yml.
-import type { DeployConfig } from '../github/deploy-config.ts';
+import type { DeployConfig } from '../engine/deploy-config.ts';
 import { reaches, type Role } from './authorise.ts';
 import { reply, type Answer, type CommandScope } from './command-scope.ts';
 import { liveDeploy } from './history.ts';

@@ -1,14 +1,7 @@
 // The one interface between the engine and whatever reaches the VMs (local processes, ssh, an http
 // deployer service). The engine hands over a job and listens to events; the deployer reports the truth.
-import type { EnvironmentConfig } from '../github/deploy-config.ts';
-
-/** What the engine knows of one host before the rollout (after a takeover, some are already done). */
-export type HostState = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'unknown';
-
-/** How one host ended. `unknown`: the end of a command that may have acted was not observed (rule 4). */
-export type HostOutcome = 'succeeded' | 'failed' | 'skipped' | 'unknown';
-
-export type HostPhase = 'connect' | 'revision' | 'deploy' | 'healthcheck' | 'rollback';
+import type { EnvironmentConfig } from '../engine/deploy-config.ts';
+import type { ActingPhase, DeployResult, HostOutcome, HostPhase, HostState } from '../engine/outcomes.ts';
 
 export interface DeployJob {
   deploymentId: number;
@@ -21,10 +14,18 @@ export interface DeployJob {
   noop: boolean;
   payload: Record<string, unknown>;
   config: EnvironmentConfig;
-  /** The hosts and what is already known of them; hosts marked `running` were mid-command in a crash. */
-  hosts: Array<{ name: string; state: HostState }>;
+  /**
+   * The hosts and what is already known of them. After a takeover, a host `running` or `unknown` had a
+   * step whose end was not recorded: it is in doubt, and nothing may ask it what happened for
+   * `inDoubtForMs` more (the old command may still act until its hard limit has passed on the host).
+   */
+  hosts: Array<{ name: string; state: HostState; inDoubtForMs: number }>;
   /** Aborted on `/cancel`: start no new host, let the running ones finish. */
   cancel: AbortSignal;
+  /** Aborted for a handover (SIGTERM): start no new host, let the running ones finish, end `handed_over`. */
+  drain: AbortSignal;
+  /** Aborted when this runner may no longer act (its lease is about to lapse or is lost): kill what runs. */
+  halt: AbortSignal;
   /**
    * True when this bot took the deployment over from one that died: a step may have been sent already,
    * so a deployer must find out what happened (status URL, revision) rather than send it again.
@@ -38,23 +39,21 @@ export interface DeployJob {
 
 export interface DeployEvents {
   hostStarted(host: string): void;
+  /** A harmless phase (connect, revision): shown, not a promise of anything. */
   hostPhase(host: string, phase: HostPhase): void;
+  /**
+   * Write-ahead intent (exactly once under faults): resolves true once the store has durably recorded that
+   * `phase` is about to run on `host` and is over there after `hardLimitMs`. False: the step must not start
+   * (the store could not record it, or this runner may no longer act); the rollout then starts nothing more.
+   */
+  beginStep(host: string, phase: ActingPhase, hardLimitMs: number): Promise<boolean>;
   hostOutput(host: string, stream: 'stdout' | 'stderr', text: string): void;
-  hostFinished(host: string, outcome: HostOutcome, message: string): void;
+  /** `settled`: the host's last command is known gone (it exited, or its kill was confirmed). */
+  hostFinished(host: string, outcome: HostOutcome, message: string, settled: boolean): void;
   /** Free-form progress, for deployers that do not work host by host (http). */
   progress(description: string, logUrl?: string): void;
-}
-
-/** The deployment's end as the deployer saw it; `error` means the outcome is unknown or the job invalid. */
-export interface DeployResult {
-  state: 'succeeded' | 'failed' | 'error';
-  description: string;
-  logUrl?: string;
 }
 
 export interface Deployer {
   deploy(job: DeployJob, events: DeployEvents): Promise<DeployResult>;
 }
-
-/** Raised before anything ran (bad key, no known_hosts, deployer not configured): ends the deploy `error`. */
-export class DeployerConfigError extends Error {}

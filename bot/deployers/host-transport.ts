@@ -8,6 +8,13 @@ export interface RunOptions {
   timeoutMs: number;
   /** Kill the command when it prints nothing for this long. */
   inactivityMs?: number;
+  /**
+   * Epoch ms (this machine's clock) by which the command is dead on the host whatever happens to this bot:
+   * the transport runs it under a host-side `timeout -s KILL` that ends no later than this.
+   */
+  hardDeadline: number;
+  /** Aborted when the bot may no longer act: kill the command now (its end is then `halted`). */
+  halt: AbortSignal;
   onOutput(stream: 'stdout' | 'stderr', text: string): void;
 }
 
@@ -20,7 +27,9 @@ export type CommandEnd =
   | { kind: 'exit'; code: number }
   | { kind: 'killed'; signal: string }
   | { kind: 'timeout'; limit: 'command' | 'inactivity' }
-  | { kind: 'lost'; reason: string };
+  | { kind: 'lost'; reason: string }
+  /** Killed because this bot may no longer act; `confirmed`: the kill was seen to work. */
+  | { kind: 'halted'; confirmed: boolean };
 
 export interface HostConnection {
   run(command: string, options: RunOptions): Promise<CommandEnd>;

@@ -2,12 +2,10 @@
 // host name (DEPLOY_HOST set to it) or once when `hosts` is absent. Same rollout rules as ssh.
 import { spawn } from 'node:child_process';
 import { shellCommandWithEnv } from '../../common/shell.ts';
-import type { DeployEvents, DeployJob, DeployResult, Deployer } from './deployer.ts';
+import type { DeployEvents, DeployJob, Deployer } from './deployer.ts';
+import type { DeployResult } from '../engine/outcomes.ts';
 import type { CommandEnd, HostConnection, HostTransport, RunOptions } from './host-transport.ts';
 import { rollout } from './rollout.ts';
-
-/** The host name a local deploy without `hosts` runs under. */
-export const LOCAL_HOST = 'localhost';
 
 export class LocalDeployer implements Deployer {
   private readonly transport: HostTransport;
@@ -30,15 +28,18 @@ class LocalConnection implements HostConnection {
 
   run(command: string, options: RunOptions): Promise<CommandEnd> {
     return new Promise((resolve) => {
-      // Its own process group, so a timeout kills the command and everything it started.
-      const child = spawn('/bin/sh', ['-c', shellCommandWithEnv(command, options.env)], {
+      if (options.halt.aborted) return resolve({ kind: 'halted', confirmed: true }); // nothing started
+      // Its own process group, so a timeout kills the command and everything it started; under a hard
+      // limit of its own, so it dies by `hardDeadline` even when this bot is killed first.
+      const line = shellCommandWithEnv(command, options.env, (options.hardDeadline - Date.now()) / 1000);
+      const child = spawn('/bin/sh', ['-c', line], {
         cwd: this.cwd,
         detached: true,
         stdio: ['ignore', 'pipe', 'pipe'],
         env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/' },
       });
-      let timedOut: 'command' | 'inactivity' | null = null;
-      const kill = (limit: 'command' | 'inactivity') => {
+      let timedOut: 'command' | 'inactivity' | 'halt' | null = null;
+      const kill = (limit: 'command' | 'inactivity' | 'halt') => {
         timedOut = limit;
         try {
           process.kill(-child.pid!, 'SIGKILL');
@@ -54,6 +55,8 @@ class LocalConnection implements HostConnection {
         inactivityTimer = setTimeout(() => kill('inactivity'), options.inactivityMs);
       };
       armInactivity();
+      const onHalt = () => kill('halt');
+      options.halt.addEventListener('abort', onHalt, { once: true });
       child.stdout.setEncoding('utf8').on('data', (text: string) => {
         armInactivity();
         options.onOutput('stdout', text);
@@ -65,12 +68,15 @@ class LocalConnection implements HostConnection {
       child.on('error', (error) => {
         clearTimeout(commandTimer);
         clearTimeout(inactivityTimer);
+        options.halt.removeEventListener('abort', onHalt);
         resolve({ kind: 'lost', reason: error.message });
       });
       child.on('close', (code, signal) => {
         clearTimeout(commandTimer);
         clearTimeout(inactivityTimer);
-        if (timedOut) resolve({ kind: 'timeout', limit: timedOut });
+        options.halt.removeEventListener('abort', onHalt);
+        if (timedOut === 'halt') resolve({ kind: 'halted', confirmed: true });
+        else if (timedOut) resolve({ kind: 'timeout', limit: timedOut });
         else if (signal) resolve({ kind: 'killed', signal });
         else resolve({ kind: 'exit', code: code ?? 1 });
       });

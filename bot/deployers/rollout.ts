@@ -3,9 +3,13 @@
 // may have run is ever run again, and a host whose end was not observed is `unknown`.
 import { environmentNameError, refError, repositoryNameError, shaError, taskNameError } from '../../common/names.ts';
 import { mayStartAnotherHost, rolloutVerdict, type HostTally, type StopReason } from '../engine/rollout-verdict.ts';
-import type { DeployEvents, DeployJob, DeployResult, HostOutcome } from './deployer.ts';
+import type { DeployEvents, DeployJob } from './deployer.ts';
+import type { ActingPhase, DeployResult, HostOutcome } from '../engine/outcomes.ts';
 import { ConnectFailure, type CommandEnd, type HostConnection, type HostTransport } from './host-transport.ts';
 import { RedactingLineStream } from './output.ts';
+
+/** How much later than the step's own timeout the host-side `timeout` kills it: the bot's kill comes first. */
+export const HOST_KILL_GRACE_MS = 5_000;
 
 export async function rollout(job: DeployJob, transport: HostTransport, events: DeployEvents): Promise<DeployResult> {
   // Bad values end the deployment before any host is contacted, not halfway through the rollout.
@@ -19,107 +23,138 @@ export async function rollout(job: DeployJob, transport: HostTransport, events: 
     outcome: h.state === 'succeeded' || h.state === 'skipped' || h.state === 'failed' ? h.state : null,
     message: '',
   }));
-  const wasRunning = new Set(job.hosts.filter((h) => h.state === 'running' || h.state === 'unknown').map((h) => h.name));
+  const inDoubt = job.hosts.filter((h) => h.state === 'running' || h.state === 'unknown');
   let stop: StopReason = null;
 
-  // Hosts that were mid-command when a previous bot died come first: their outcome decides whether
-  // the rollout may go on at all (rule 4).
-  for (const tally of tallies.filter((t) => wasRunning.has(t.name))) {
+  // Hosts whose step's end was never recorded (a previous runner stopped mid-command) come first: their
+  // outcome decides whether the rollout may go on at all (rule 4).
+  for (const host of inDoubt) {
+    const tally = tallies.find((t) => t.name === host.name)!;
     events.hostStarted(tally.name);
-    const resolved = await resolveUnknown(job, transport, tally.name, events, 'the bot running it stopped mid-command');
-    finish(events, tally, resolved.outcome, resolved.message);
+    const resolved = await resolveInDoubt(job, transport, tally.name, events, 'the bot running it stopped mid-command', Date.now() + host.inDoubtForMs);
+    finish(events, tally, resolved);
   }
 
   const waiting = tallies.filter((t) => t.outcome === null);
   const nextHost = (): HostTally | undefined => {
-    if (stop) return undefined;
-    if (job.cancel.aborted) stop = 'cancelled';
-    else if (Date.now() >= job.deadline) stop = 'deadline';
-    else if (!mayStartAnotherHost(tallies, job.config.max_failures)) return undefined;
-    return stop ? undefined : waiting.shift();
+    stop ??= stopReason(job);
+    if (stop || !mayStartAnotherHost(tallies, job.config.max_failures)) return undefined;
+    return waiting.shift();
   };
   const lane = async () => {
     for (let tally = nextHost(); tally; tally = nextHost()) {
       events.hostStarted(tally.name);
-      const { outcome, message } = await deployHost(job, transport, tally.name, events);
-      finish(events, tally, outcome, message);
+      const end = await deployHost(job, transport, tally.name, events);
+      if (end === NOT_STARTED) {
+        stop ??= 'halted';
+        continue;
+      }
+      finish(events, tally, end);
     }
   };
   await Promise.all(Array.from({ length: Math.min(job.config.concurrency, Math.max(waiting.length, 1)) }, lane));
-  return rolloutVerdict(tallies, stop);
+  return rolloutVerdict(tallies, stop ?? (job.halt.aborted ? 'halted' : null));
 }
 
-function finish(events: DeployEvents, tally: HostTally, outcome: HostOutcome, message: string): void {
-  tally.outcome = outcome;
-  tally.message = message;
-  events.hostFinished(tally.name, outcome, message);
+function stopReason(job: DeployJob): StopReason {
+  if (job.halt.aborted) return 'halted';
+  if (job.drain.aborted) return 'handover';
+  if (job.cancel.aborted) return 'cancelled';
+  if (Date.now() >= job.deadline) return 'deadline';
+  return null;
+}
+
+function finish(events: DeployEvents, tally: HostTally, end: HostEnd): void {
+  tally.outcome = end.outcome;
+  tally.message = end.message;
+  events.hostFinished(tally.name, end.outcome, end.message, end.settled);
 }
 
 interface HostEnd {
   outcome: HostOutcome;
   message: string;
+  /** The host's last command is known gone (exited, or its kill confirmed). */
+  settled: boolean;
 }
 
-async function deployHost(job: DeployJob, transport: HostTransport, host: string, events: DeployEvents): Promise<HostEnd> {
+/** The host's first acting step could not be recorded: nothing ran on it, and it stays pending. */
+const NOT_STARTED = null;
+
+/** A command's end, with the time by which it is dead on the host whatever happened (its hard limit). */
+type StepEnd = CommandEnd & { hardDeadline: number };
+type Step = (phase: ActingPhase | 'revision', command: string, capture?: string[]) => Promise<StepEnd | typeof NOT_STARTED>;
+
+async function deployHost(job: DeployJob, transport: HostTransport, host: string, events: DeployEvents): Promise<HostEnd | typeof NOT_STARTED> {
   const config = job.config;
   events.hostPhase(host, 'connect');
   let connection: HostConnection;
   try {
     connection = await transport.connect(host, { timeoutMs: Math.min(config.timeouts.connect, remaining(job)) });
   } catch (error) {
-    return { outcome: 'failed', message: `not deployed: ${(error as Error).message}` };
+    return { outcome: 'failed', message: `not deployed: ${(error as Error).message}`, settled: true };
   }
   try {
-    const step = (phase: 'revision' | 'deploy' | 'healthcheck' | 'rollback', command: string, capture?: string[]) => {
-      events.hostPhase(host, phase);
-      return runStep(job, connection, host, command, events, capture);
+    const step: Step = async (phase, command, capture) => {
+      const timeoutMs = Math.max(1, Math.min(config.timeouts.command, remaining(job)));
+      const hardLimitMs = timeoutMs + HOST_KILL_GRACE_MS;
+      if (phase === 'revision') events.hostPhase(host, phase);
+      // Write-ahead: a step that may act starts only once the store holds its intent.
+      else if (!(await events.beginStep(host, phase, hardLimitMs))) return NOT_STARTED;
+      return runStep(job, connection, host, command, events, { timeoutMs, hardDeadline: Date.now() + hardLimitMs }, capture);
     };
     if (config.revision) {
       const output: string[] = [];
-      const end = await step('revision', config.revision, output);
+      const end = (await step('revision', config.revision, output))!;
       if (end.kind === 'exit' && end.code === 0 && output.join('').trim() === job.sha) {
-        return { outcome: 'skipped', message: `already at ${job.sha.slice(0, 7)}` };
+        return { outcome: 'skipped', message: `already at ${job.sha.slice(0, 7)}`, settled: true };
       }
-      if (end.kind !== 'exit' || end.code !== 0) return { outcome: 'failed', message: `not deployed: revision check ${describeEnd(end)}` };
+      if (end.kind !== 'exit' || end.code !== 0) return { outcome: 'failed', message: `not deployed: revision check ${describeEnd(end)}`, settled: true };
     }
     const deploy = await step('deploy', config.deploy!);
-    if (deploy.kind === 'lost') {
-      return resolveUnknown(job, transport, host, events, `deploy ${describeEnd(deploy)}`);
-    }
-    if (!(deploy.kind === 'exit' && deploy.code === 0)) {
-      return await rollbackAfter(`deploy ${describeEnd(deploy)}`, step, config.rollback);
-    }
-    if (config.healthcheck) {
-      const health = await step('healthcheck', config.healthcheck);
-      if (health.kind === 'lost') return resolveUnknown(job, transport, host, events, `healthcheck ${describeEnd(health)}`);
-      if (!(health.kind === 'exit' && health.code === 0)) {
-        return await rollbackAfter(`healthcheck ${describeEnd(health)}`, step, config.rollback);
-      }
-    }
-    return { outcome: 'succeeded', message: 'deployed' };
+    if (deploy === NOT_STARTED) return NOT_STARTED;
+    const afterDeploy = await judge(job, transport, host, events, 'deploy', deploy, step);
+    if (afterDeploy || !config.healthcheck) return afterDeploy ?? { outcome: 'succeeded', message: 'deployed', settled: true };
+    const health = await step('healthcheck', config.healthcheck);
+    if (health === NOT_STARTED) return { outcome: 'unknown', message: 'deployed, but the healthcheck could not start: this bot may no longer act', settled: true };
+    return (await judge(job, transport, host, events, 'healthcheck', health, step)) ?? { outcome: 'succeeded', message: 'deployed', settled: true };
   } finally {
     connection.close();
   }
 }
 
-async function rollbackAfter(
-  failure: string,
-  step: (phase: 'rollback', command: string) => Promise<CommandEnd>,
-  rollbackCommand: string | undefined,
-): Promise<HostEnd> {
-  if (!rollbackCommand) return { outcome: 'failed', message: failure };
+/** A deploy or healthcheck step's end: null when it succeeded and the host goes on; else the host's end. */
+async function judge(job: DeployJob, transport: HostTransport, host: string, events: DeployEvents, what: 'deploy' | 'healthcheck', end: StepEnd, step: Step): Promise<HostEnd | null> {
+  if (end.kind === 'exit' && end.code === 0) return null;
+  if (end.kind === 'halted') return haltedEnd(what, end);
+  if (end.kind === 'lost') return resolveInDoubt(job, transport, host, events, `${what} ${describeEnd(end)}`, end.hardDeadline);
+  return rollbackAfter(`${what} ${describeEnd(end)}`, step, job.config.rollback);
+}
+
+function haltedEnd(what: string, end: Extract<CommandEnd, { kind: 'halted' }>): HostEnd {
+  const killed = end.confirmed ? 'killed' : 'kill not confirmed';
+  return { outcome: 'unknown', message: `${what} stopped mid-command (${killed}): this bot may no longer act; outcome unknown, not retried`, settled: end.confirmed };
+}
+
+async function rollbackAfter(failure: string, step: Step, rollbackCommand: string | undefined): Promise<HostEnd> {
+  if (!rollbackCommand) return { outcome: 'failed', message: failure, settled: true };
   const end = await step('rollback', rollbackCommand);
+  if (end === NOT_STARTED) return { outcome: 'failed', message: `${failure}; rollback not started: this bot may no longer act`, settled: true };
+  if (end.kind === 'halted') return { ...haltedEnd('rollback', end), outcome: 'failed', message: `${failure}; ${haltedEnd('rollback', end).message}` };
   const rolledBack = end.kind === 'exit' && end.code === 0 ? 'rolled back' : `rollback ${describeEnd(end)}`;
-  return { outcome: 'failed', message: `${failure}; ${rolledBack}` };
+  return { outcome: 'failed', message: `${failure}; ${rolledBack}`, settled: end.kind !== 'lost' };
 }
 
 /**
- * A host whose last command's end was not observed. With `revision`, ask the host (over a new
- * connection) which SHA it runs; without, or when it cannot answer, the host stays `unknown`.
+ * A host whose last command's end was not observed. With `revision`, and once the command can no longer
+ * act (its host-side hard limit, `actDeadline`, has passed), ask the host over a new connection which
+ * SHA it runs; without `revision`, or when the total deadline comes first, the host stays `unknown`.
  */
-async function resolveUnknown(job: DeployJob, transport: HostTransport, host: string, events: DeployEvents, what: string): Promise<HostEnd> {
-  const unknown: HostEnd = { outcome: 'unknown', message: `${what}; outcome unknown, not retried` };
-  if (!job.config.revision || remaining(job) <= 0) return unknown;
+async function resolveInDoubt(job: DeployJob, transport: HostTransport, host: string, events: DeployEvents, what: string, actDeadline: number): Promise<HostEnd> {
+  const unknown: HostEnd = { outcome: 'unknown', message: `${what}; outcome unknown, not retried`, settled: false };
+  if (!job.config.revision) return unknown;
+  if (actDeadline >= job.deadline) return { ...unknown, message: `${unknown.message} (the command could still act until the total deadline)` };
+  if (!(await waitUntil(actDeadline, job.halt))) return unknown;
+  if (remaining(job) <= 0) return unknown;
   let connection: HostConnection;
   try {
     connection = await transport.connect(host, { timeoutMs: Math.min(job.config.timeouts.connect, remaining(job)) });
@@ -130,25 +165,51 @@ async function resolveUnknown(job: DeployJob, transport: HostTransport, host: st
   try {
     events.hostPhase(host, 'revision');
     const output: string[] = [];
-    const end = await runStep(job, connection, host, job.config.revision, events, output);
+    const timeoutMs = Math.max(1, Math.min(job.config.timeouts.command, remaining(job)));
+    const end = await runStep(job, connection, host, job.config.revision, events, { timeoutMs, hardDeadline: Date.now() + timeoutMs + HOST_KILL_GRACE_MS }, output);
     if (end.kind !== 'exit' || end.code !== 0) return unknown;
     const live = output.join('').trim();
-    if (live === job.sha) return { outcome: 'succeeded', message: `${what}; revision shows ${job.sha.slice(0, 7)} live` };
-    return { outcome: 'failed', message: `${what}; revision shows ${live.slice(0, 12) || 'nothing'} live, not ${job.sha.slice(0, 7)}` };
+    if (live === job.sha) return { outcome: 'succeeded', message: `${what}; revision shows ${job.sha.slice(0, 7)} live`, settled: true };
+    return { outcome: 'failed', message: `${what}; revision shows ${live.slice(0, 12) || 'nothing'} live, not ${job.sha.slice(0, 7)}`, settled: true };
   } finally {
     connection.close();
   }
 }
 
-async function runStep(job: DeployJob, connection: HostConnection, host: string, command: string, events: DeployEvents, capture?: string[]): Promise<CommandEnd> {
+/** Resolves true at `deadline` (epoch ms), false at once if `halt` aborts first. */
+function waitUntil(deadline: number, halt: AbortSignal): Promise<boolean> {
+  if (halt.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      halt.removeEventListener('abort', onHalt);
+      resolve(true);
+    }, Math.max(0, deadline - Date.now()));
+    const onHalt = () => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    halt.addEventListener('abort', onHalt, { once: true });
+  });
+}
+
+async function runStep(
+  job: DeployJob,
+  connection: HostConnection,
+  host: string,
+  command: string,
+  events: DeployEvents,
+  limits: { timeoutMs: number; hardDeadline: number },
+  capture?: string[],
+): Promise<StepEnd> {
   const streams = {
     stdout: new RedactingLineStream(job.secrets, (text) => events.hostOutput(host, 'stdout', text)),
     stderr: new RedactingLineStream(job.secrets, (text) => events.hostOutput(host, 'stderr', text)),
   };
-  const timeoutMs = Math.max(1, Math.min(job.config.timeouts.command, remaining(job)));
   const end = await connection.run(command, {
     env: deployEnvironment(job, host),
-    timeoutMs,
+    timeoutMs: limits.timeoutMs,
+    hardDeadline: limits.hardDeadline,
+    halt: job.halt,
     inactivityMs: job.config.inactivity,
     onOutput(stream, text) {
       if (capture && stream === 'stdout') capture.push(text);
@@ -157,7 +218,7 @@ async function runStep(job: DeployJob, connection: HostConnection, host: string,
   });
   streams.stdout.flush();
   streams.stderr.flush();
-  return end;
+  return { ...end, hardDeadline: limits.hardDeadline };
 }
 
 function remaining(job: DeployJob): number {
@@ -174,6 +235,8 @@ export function describeEnd(end: CommandEnd): string {
       return end.limit === 'inactivity' ? 'silent too long, killed' : 'timed out, killed';
     case 'lost':
       return `lost: ${end.reason}`;
+    case 'halted':
+      return end.confirmed ? 'killed: this bot may no longer act' : 'kill not confirmed: this bot may no longer act';
   }
 }
 

@@ -2,7 +2,7 @@
 // refuse it (and say why) or queue it (and say which waiting ones it supersedes).
 import { duplicateDescription } from '../../common/deploy-intent.ts';
 import { environmentNameError, refError, repositoryNameError, shaError, taskNameError } from '../../common/names.ts';
-import type { EnvironmentConfig } from '../github/deploy-config.ts';
+import type { EnvironmentConfig } from './deploy-config.ts';
 import { fitDescription } from './descriptions.ts';
 import { BLOCKING_STATES, type DeploymentState } from './states.ts';
 

@@ -1,5 +1,5 @@
 // Pure rules of a rollout over hosts: when to stop starting hosts, and what the deployment's end is.
-import type { DeployResult, HostOutcome } from '../deployers/deployer.ts';
+import type { DeployResult, HostOutcome } from './outcomes.ts';
 
 export interface HostTally {
   name: string;
@@ -7,7 +7,11 @@ export interface HostTally {
   message: string;
 }
 
-export type StopReason = 'cancelled' | 'deadline' | null;
+/**
+ * Why the rollout stopped starting hosts. `halted`: this runner may no longer act (its lease is lost or
+ * about to lapse, or the store cannot record intents); `handover`: the bot is stopping (SIGTERM).
+ */
+export type StopReason = 'cancelled' | 'deadline' | 'halted' | 'handover' | null;
 
 /** Rules 4 and the max_failures setting: once any host is unknown or too many failed, start no more. */
 export function mayStartAnotherHost(hosts: HostTally[], maxFailures: number): boolean {
@@ -22,6 +26,11 @@ export function rolloutVerdict(hosts: HostTally[], stop: StopReason): DeployResu
   const done = hosts.filter((h) => h.outcome === 'succeeded' || h.outcome === 'skipped').length;
   const unknown = hosts.filter((h) => h.outcome === 'unknown');
   const failed = hosts.filter((h) => h.outcome === 'failed');
+  // Hosts left unstarted by a runner that stops without the right to finish: whoever runs it next does.
+  if ((stop === 'halted' || stop === 'handover') && hosts.some((h) => h.outcome === null)) {
+    const why = stop === 'halted' ? 'this bot may no longer act' : 'this bot is stopping';
+    return { state: 'handed_over', description: `${why}: ${done}/${total} hosts deployed, the rest handed over` };
+  }
   if (unknown.length > 0) {
     return { state: 'error', description: `outcome unknown on ${names(unknown)}; not retried` };
   }

@@ -21,8 +21,9 @@ const TRANSITIONS: Record<DeploymentState, DeploymentState[]> = {
   cancelled: [],
 };
 
-export function canTransition(from: DeploymentState, to: DeploymentState): boolean {
-  return TRANSITIONS[from].includes(to);
+/** The states a deployment may be in for a move to `to`: the store's conditional updates use exactly these. */
+export function statesBefore(to: DeploymentState): DeploymentState[] {
+  return (Object.keys(TRANSITIONS) as DeploymentState[]).filter((from) => TRANSITIONS[from].includes(to));
 }
 
 export function isFinal(state: DeploymentState): boolean {

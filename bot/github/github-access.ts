@@ -1,6 +1,7 @@
 // How the bot's parts reach GitHub: an installation's client, the app's own client, and a way to
 // replace an installation token GitHub no longer accepts (tokens last an hour; a deploy may last two).
 import { ProbotOctokit, type Probot } from 'probot';
+import { BoundedOctokit } from './bounded-fetch.ts';
 
 export type GitHubClient = InstanceType<typeof ProbotOctokit>;
 
@@ -29,7 +30,7 @@ export function probotAccess(probot: Probot): GitHubAccess {
     async refreshInstallationToken(installationId) {
       const app = await probot.auth();
       const { data } = await app.request('POST /app/installations/{installation_id}/access_tokens', { installation_id: installationId });
-      const client = new ProbotOctokit({ auth: { token: data.token }, baseUrl: app.request.endpoint.DEFAULTS.baseUrl, log: probot.log ?? undefined });
+      const client = new BoundedOctokit({ auth: { token: data.token }, baseUrl: app.request.endpoint.DEFAULTS.baseUrl, log: probot.log ?? undefined });
       const expiresAt = Date.parse(data.expires_at);
       minted.set(installationId, { client, usableUntil: expiresAt - Math.min(TOKEN_MARGIN_MS, (expiresAt - Date.now()) / 10) });
     },

@@ -1,6 +1,6 @@
 // Reads `.github/deploy.yml` from the repository's default branch, never from the deployed ref: a pull
 // request must not be able to change what runs on the VMs or where.
-import { DEPLOY_CONFIG_PATH, DeployConfigError, parseDeployConfig, type DeployConfig } from './deploy-config.ts';
+import { DEPLOY_CONFIG_PATH, DeployConfigError, parseDeployConfig, type DeployConfig } from '../engine/deploy-config.ts';
 import { splitRepository, withFreshToken, type GitHubAccess } from './github-access.ts';
 
 export async function loadDeployConfig(access: GitHubAccess, installationId: number, repository: string): Promise<DeployConfig> {

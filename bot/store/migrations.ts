@@ -97,6 +97,13 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX status_outbox_pending ON status_outbox (installation_id, seq) WHERE done_at IS NULL;
   `,
+  // Exactly once under faults: the lease's fencing epoch, and each host's write-ahead intent deadline.
+  `
+  ALTER TABLE deployments ADD COLUMN lease_epoch bigint NOT NULL DEFAULT 0;
+  -- Set with a step's intent: until then the step's command may still act on the host. Cleared when the
+  -- step's end is observed and its command known gone.
+  ALTER TABLE deployment_hosts ADD COLUMN act_deadline timestamptz;
+  `,
 ];
 
 export async function migrate(db: SqlClient): Promise<void> {

@@ -2,9 +2,24 @@
 import pg from 'pg';
 import type { SqlClient, SqlExecutor } from './sql-client.ts';
 
+/** Every query, connect and transaction step answers within this, or fails. */
+export const QUERY_TIMEOUT_MS = 5_000;
+
 export function postgresClient(connectionString: string): SqlClient {
-  // Bounded waits everywhere (rule 5): a stuck database must not hang a deploy's bookkeeping forever.
-  const pool = new pg.Pool({ connectionString, max: 10, connectionTimeoutMillis: 10_000, statement_timeout: 30_000, idleTimeoutMillis: 30_000 });
+  // Bounded waits everywhere: a database that is down, restarting or cut off answers as an error within
+  // seconds (a runner's lease is counted in tens of seconds). `query_timeout` is the client's own bound,
+  // which holds when the link is black-holed and the server can say nothing; a connection that timed out is
+  // destroyed, never reused. TCP keepalive notices a peer that is gone while the pool is idle.
+  const pool = new pg.Pool({
+    connectionString,
+    max: 10,
+    connectionTimeoutMillis: QUERY_TIMEOUT_MS,
+    query_timeout: QUERY_TIMEOUT_MS,
+    statement_timeout: QUERY_TIMEOUT_MS,
+    idleTimeoutMillis: 30_000,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 5_000,
+  });
   // A dropped idle connection must not crash the bot; the next query gets a fresh one.
   pool.on('error', () => {});
   return {
@@ -19,16 +34,19 @@ export function postgresClient(connectionString: string): SqlClient {
           return (await client.query(sql, params as unknown[])).rows;
         },
       };
+      let failure: Error | undefined;
       try {
         await client.query('BEGIN');
         const result = await work(tx);
         await client.query('COMMIT');
         return result;
       } catch (error) {
+        failure = error as Error;
         await client.query('ROLLBACK').catch(() => {});
         throw error;
       } finally {
-        client.release();
+        // A connection that failed may be half-dead (a timed-out query still pending on it): destroy it.
+        client.release(failure);
       }
     },
     async close() {

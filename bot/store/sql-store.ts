@@ -1,11 +1,13 @@
 // The Store on SQL: the same statements run on PGlite (embedded) and PostgreSQL.
 import { duplicateKey } from '../../common/deploy-intent.ts';
 import type { Admission, EnvironmentLock } from '../engine/admission.ts';
-import type { DeploymentState } from '../engine/states.ts';
-import type { HostPhase, HostState } from '../deployers/deployer.ts';
+import { rolloutHosts } from '../engine/deploy-config.ts';
+import { statesBefore, type DeploymentState } from '../engine/states.ts';
+import type { ActingPhase, HostPhase, HostState } from '../engine/outcomes.ts';
 import { migrate } from './migrations.ts';
 import type { SqlClient, SqlExecutor } from './sql-client.ts';
-import type { DeploymentRecord, Finish, HostRecord, NewDeployment, PendingStatus, StatusToPublish, Store } from './store.ts';
+import type { DeploymentRecord, Finish, HostEnd, HostRecord, LeaseRef, NewDeployment, PendingStatus, Store } from './store.ts';
+import type { StatusToPublish } from '../engine/status-for.ts';
 
 type Row = Record<string, unknown>;
 
@@ -106,18 +108,24 @@ class SqlStore implements Store {
       });
       if (admission.kind === 'refuse') {
         await tx.query(
-          `UPDATE deployments SET state = 'refused', description = $2, detail = $3, duplicate_of = $4, lease_owner = NULL, lease_expires_at = NULL, finished_at = now() WHERE id = $1`,
-          [id, admission.description, admission.detail, admission.duplicateOf],
+          `UPDATE deployments SET state = 'refused', description = $2, detail = $3, duplicate_of = $4, lease_owner = NULL, lease_expires_at = NULL, finished_at = now()
+           WHERE id = $1 AND state = ANY($5::text[])`,
+          [id, admission.description, admission.detail, admission.duplicateOf, statesBefore('refused')],
         );
         await addEventIn(tx, id, `refused: ${admission.detail}`);
       } else {
         await tx.query(
-          `UPDATE deployments SET state = 'queued', config = $2, environment_url = $3, lease_owner = NULL, lease_expires_at = NULL, queued_at = now(), description = 'queued' WHERE id = $1`,
-          [id, JSON.stringify(envConfig), envConfig?.url ?? null],
+          `UPDATE deployments SET state = 'queued', config = $2, environment_url = $3, lease_owner = NULL, lease_expires_at = NULL, queued_at = now(), description = 'queued'
+           WHERE id = $1 AND state = ANY($4::text[])`,
+          [id, JSON.stringify(envConfig), envConfig?.url ?? null, statesBefore('queued')],
         );
         await addEventIn(tx, id, 'queued');
         for (const older of admission.supersede) {
-          await tx.query(`UPDATE deployments SET state = 'superseded', description = $2, finished_at = now() WHERE id = $1 AND state = 'queued'`, [older, `superseded by #${id}`]);
+          await tx.query(`UPDATE deployments SET state = 'superseded', description = $2, finished_at = now() WHERE id = $1 AND state = ANY($3::text[])`, [
+            older,
+            `superseded by #${id}`,
+            statesBefore('superseded'),
+          ]);
           await addEventIn(tx, older, `superseded by #${id}`);
         }
       }
@@ -128,7 +136,7 @@ class SqlStore implements Store {
     });
   }
 
-  async claimNext(owner: string, leaseMs: number, hosts: (record: DeploymentRecord) => string[], status: (record: DeploymentRecord) => StatusToPublish): Promise<DeploymentRecord | null> {
+  async claimNext(owner: string, leaseMs: number, startedStatus: (record: DeploymentRecord) => StatusToPublish): Promise<DeploymentRecord | null> {
     const candidates = await this.db.query(
       `SELECT DISTINCT ON (repository, environment) id, repository, environment FROM deployments q
        WHERE state = 'queued' AND NOT EXISTS (SELECT 1 FROM deployments r WHERE r.repository = q.repository AND r.environment = q.environment AND r.state = 'running')
@@ -151,17 +159,17 @@ class SqlStore implements Store {
         );
         const totalMs = record.config?.timeouts.total ?? 7_200_000;
         const [started] = await tx.query(
-          `UPDATE deployments SET state = 'running', lease_owner = $2, lease_expires_at = now() + make_interval(secs => $3::float8 / 1000), started_at = now(),
-             deadline_at = now() + make_interval(secs => $4::float8 / 1000), previous_sha = $5, description = 'starting'
-           WHERE id = $1 RETURNING *`,
-          [record.id, owner, leaseMs, totalMs, previous ? String(previous.sha) : null],
+          `UPDATE deployments SET state = 'running', lease_owner = $2, lease_expires_at = now() + make_interval(secs => $3::float8 / 1000), lease_epoch = lease_epoch + 1,
+             started_at = now(), deadline_at = now() + make_interval(secs => $4::float8 / 1000), previous_sha = $5, description = 'starting'
+           WHERE id = $1 AND state = ANY($6::text[]) RETURNING *`,
+          [record.id, owner, leaseMs, totalMs, previous ? String(previous.sha) : null, statesBefore('running')],
         );
         const startedRecord = toDeployment(started!);
-        for (const [position, host] of hosts(startedRecord).entries()) {
+        for (const [position, host] of (record.config ? rolloutHosts(record.config) : []).entries()) {
           await tx.query("INSERT INTO deployment_hosts (deployment_id, position, host, state) VALUES ($1, $2, $3, 'pending') ON CONFLICT DO NOTHING", [record.id, position, host]);
         }
         await addEventIn(tx, record.id, `started by ${owner}`);
-        await enqueueIn(tx, status(startedRecord));
+        await enqueueIn(tx, startedStatus(startedRecord));
         return startedRecord;
       });
       if (claimed) return claimed;
@@ -169,43 +177,113 @@ class SqlStore implements Store {
     return null;
   }
 
-  async takeOverLapsed(owner: string, leaseMs: number): Promise<DeploymentRecord | null> {
-    const rows = await this.db.query(
-      `UPDATE deployments SET lease_owner = $1, lease_expires_at = now() + make_interval(secs => $2::float8 / 1000)
-       WHERE id = (SELECT id FROM deployments WHERE state = 'running' AND lease_expires_at < now() ORDER BY lease_expires_at LIMIT 1 FOR UPDATE SKIP LOCKED)
-       RETURNING *`,
-      [owner, leaseMs],
-    );
-    if (!rows[0]) return null;
-    const record = toDeployment(rows[0]);
-    await this.addEvent(record.id, `taken over by ${owner}: the lease of the bot running it lapsed`);
-    return record;
+  async takeOverLapsed(owner: string, leaseMs: number, exclude: number[]): Promise<DeploymentRecord | null> {
+    return this.db.transaction(async (tx) => {
+      const rows = await tx.query(
+        `UPDATE deployments SET lease_owner = $1, lease_expires_at = now() + make_interval(secs => $2::float8 / 1000), lease_epoch = lease_epoch + 1
+         WHERE id = (SELECT id FROM deployments WHERE state = 'running' AND lease_expires_at < now() AND NOT (id = ANY($3::bigint[]))
+                     ORDER BY lease_expires_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+         RETURNING *`,
+        [owner, leaseMs, exclude],
+      );
+      if (!rows[0]) return null;
+      const record = toDeployment(rows[0]);
+      await addEventIn(tx, record.id, `taken over by ${owner}: the lease of the bot running it lapsed`);
+      return record;
+    });
   }
 
-  async renewLease(id: number, owner: string, leaseMs: number): Promise<boolean> {
+  async renewLease(lease: LeaseRef, leaseMs: number): Promise<boolean> {
     const rows = await this.db.query(
-      `UPDATE deployments SET lease_expires_at = now() + make_interval(secs => $3::float8 / 1000) WHERE id = $1 AND lease_owner = $2 AND state = 'running' RETURNING id`,
-      [id, owner, leaseMs],
+      `UPDATE deployments SET lease_expires_at = now() + make_interval(secs => $3::float8 / 1000) WHERE id = $1 AND lease_epoch = $2 AND state = 'running' RETURNING id`,
+      [lease.id, lease.epoch, leaseMs],
     );
     return rows.length === 1;
   }
 
-  async finish(id: number, owner: string, finish: Finish): Promise<boolean> {
+  async releaseLease(lease: LeaseRef): Promise<boolean> {
+    const rows = await this.db.query(
+      `UPDATE deployments SET lease_owner = NULL, lease_expires_at = now() - interval '1 second' WHERE id = $1 AND lease_epoch = $2 AND state = 'running' RETURNING id`,
+      [lease.id, lease.epoch],
+    );
+    return rows.length === 1;
+  }
+
+  async recordHostIntent(lease: LeaseRef, host: string, phase: ActingPhase, hardLimitMs: number): Promise<boolean> {
+    const rows = await this.db.query(
+      `WITH fence AS (${FENCE}),
+       intent AS (UPDATE deployment_hosts h SET state = 'running', phase = $4, started_at = COALESCE(h.started_at, now()),
+                    act_deadline = now() + make_interval(secs => $5::float8 / 1000)
+                  FROM fence WHERE h.deployment_id = fence.id AND h.host = $3 RETURNING h.host),
+       timeline AS (INSERT INTO deployment_events (deployment_id, message) SELECT $1, $6 FROM intent)
+       SELECT host FROM intent`,
+      [lease.id, lease.epoch, host, phase, hardLimitMs, `${host}: ${phase} starting`],
+    );
+    return rows.length === 1;
+  }
+
+  async recordHostEnd(lease: LeaseRef, host: string, end: HostEnd): Promise<boolean> {
+    const rows = await this.db.query(
+      `WITH fence AS (${FENCE}),
+       ended AS (UPDATE deployment_hosts h SET state = $4, message = $5, phase = NULL, finished_at = now(),
+                   act_deadline = CASE WHEN $6::boolean THEN NULL ELSE h.act_deadline END
+                 FROM fence WHERE h.deployment_id = fence.id AND h.host = $3 RETURNING h.host),
+       timeline AS (INSERT INTO deployment_events (deployment_id, message) SELECT $1, $7 FROM ended)
+       SELECT host FROM ended`,
+      [lease.id, lease.epoch, host, end.outcome, end.message, end.settled, `${host}: ${end.outcome}${end.message ? ` (${end.message})` : ''}`],
+    );
+    return rows.length === 1;
+  }
+
+  async recordHostProgress(lease: LeaseRef, host: string, change: { phase?: HostPhase | null; output?: string }): Promise<boolean> {
+    const rows = await this.db.query(
+      `WITH fence AS (${FENCE})
+       UPDATE deployment_hosts h SET phase = CASE WHEN $4::boolean THEN $5 ELSE h.phase END, output = COALESCE($6, h.output)
+       FROM fence WHERE h.deployment_id = fence.id AND h.host = $3 RETURNING h.host`,
+      [lease.id, lease.epoch, host, change.phase !== undefined, change.phase ?? null, change.output ?? null],
+    );
+    return rows.length === 1;
+  }
+
+  async recordEvent(lease: LeaseRef, message: string): Promise<boolean> {
+    const rows = await this.db.query(
+      `WITH fence AS (${FENCE}) INSERT INTO deployment_events (deployment_id, message) SELECT id, $3 FROM fence RETURNING seq`,
+      [lease.id, lease.epoch, message],
+    );
+    return rows.length === 1;
+  }
+
+  async recordStatus(lease: LeaseRef, s: StatusToPublish): Promise<boolean> {
+    const rows = await this.db.query(
+      `WITH fence AS (${FENCE})
+       INSERT INTO status_outbox (deployment_id, installation_id, repository, kind, state, description, log_url, environment_url)
+       SELECT id, $3, $4, $5, $6, $7, $8, $9 FROM fence RETURNING seq`,
+      [lease.id, lease.epoch, s.installationId, s.repository, s.kind, s.state, s.description, s.logUrl, s.environmentUrl],
+    );
+    return rows.length === 1;
+  }
+
+  async finish(lease: LeaseRef, finish: Finish): Promise<boolean> {
     return this.db.transaction(async (tx) => {
       const rows = await tx.query(
         `UPDATE deployments SET state = $3, description = $4, detail = $5, finished_at = now(), lease_owner = NULL, lease_expires_at = NULL
-         WHERE id = $1 AND lease_owner = $2 AND state = 'running' RETURNING id`,
-        [id, owner, finish.state, finish.description, finish.detail ?? finish.description],
+         WHERE id = $1 AND lease_epoch = $2 AND state = ANY($6::text[]) RETURNING id`,
+        [lease.id, lease.epoch, finish.state, finish.description, finish.detail ?? finish.description, statesBefore(finish.state)],
       );
       if (rows.length !== 1) return false;
-      await addEventIn(tx, id, `${finish.state}: ${finish.detail ?? finish.description}`);
+      await addEventIn(tx, lease.id, `${finish.state}: ${finish.detail ?? finish.description}`);
       await enqueueIn(tx, finish.status);
       return true;
     });
   }
 
   async hosts(id: number): Promise<HostRecord[]> {
-    const rows = await this.db.query('SELECT * FROM deployment_hosts WHERE deployment_id = $1 ORDER BY position', [id]);
+    const rows = await this.db.query(
+      `SELECT *, CASE WHEN act_deadline IS NULL OR state NOT IN ('running', 'unknown') THEN 0
+                      ELSE GREATEST(0, EXTRACT(EPOCH FROM (act_deadline - now())) * 1000) END AS in_doubt_ms
+       FROM deployment_hosts WHERE deployment_id = $1 ORDER BY position`,
+      [id],
+    );
     return rows.map((r) => ({
       host: String(r.host),
       position: Number(r.position),
@@ -215,21 +293,8 @@ class SqlStore implements Store {
       output: String(r.output),
       startedAt: date(r.started_at),
       finishedAt: date(r.finished_at),
+      inDoubtForMs: Math.ceil(Number(r.in_doubt_ms)),
     }));
-  }
-
-  async updateHost(id: number, host: string, change: Parameters<Store['updateHost']>[2]): Promise<void> {
-    await this.db.query(
-      `UPDATE deployment_hosts SET state = COALESCE($3, state), phase = CASE WHEN $4::boolean THEN $5 ELSE phase END, message = COALESCE($6, message),
-         output = COALESCE($7, output), started_at = CASE WHEN $8::boolean THEN now() ELSE started_at END,
-         finished_at = CASE WHEN $9::boolean THEN now() ELSE finished_at END
-       WHERE deployment_id = $1 AND host = $2`,
-      [id, host, change.state ?? null, change.phase !== undefined, change.phase ?? null, change.message ?? null, change.output ?? null, change.started ?? false, change.finished ?? false],
-    );
-  }
-
-  async addEvent(id: number, message: string): Promise<void> {
-    await addEventIn(this.db, id, message);
   }
 
   async events(id: number) {
@@ -365,6 +430,12 @@ class SqlStore implements Store {
   }
 }
 
+/**
+ * The fence of a runner's write: the deployment row, still running under the runner's epoch, locked
+ * against a concurrent takeover (which bumps the epoch) until the write commits.
+ */
+const FENCE = "SELECT id FROM deployments WHERE id = $1 AND lease_epoch = $2 AND state = 'running' FOR SHARE";
+
 /** Locks the environment's anchor row for the transaction (creating it on first use); returns its /lock. */
 async function lockEnvironment(tx: SqlExecutor, repository: string, environment: string): Promise<EnvironmentLock | null> {
   await tx.query('INSERT INTO environments (repository, environment) VALUES ($1, $2) ON CONFLICT DO NOTHING', [repository, environment]);
@@ -414,6 +485,7 @@ function toDeployment(r: Row): DeploymentRecord {
     previousSha: (r.previous_sha as string | null) ?? null,
     leaseOwner: (r.lease_owner as string | null) ?? null,
     leaseExpiresAt: date(r.lease_expires_at),
+    leaseEpoch: Number(r.lease_epoch ?? 0),
     cancelRequestedBy: (r.cancel_requested_by as string | null) ?? null,
     deadlineAt: date(r.deadline_at),
     receivedAt: new Date(r.received_at as string),

@@ -3,8 +3,9 @@
 // deployment twice nor two at once in one environment.
 import type { Admission, AdmissionFacts, EnvironmentLock } from '../engine/admission.ts';
 import type { DeploymentState, GitHubDeploymentState } from '../engine/states.ts';
-import type { EnvironmentConfig } from '../github/deploy-config.ts';
-import type { HostPhase, HostState } from '../deployers/deployer.ts';
+import type { StatusToPublish } from '../engine/status-for.ts';
+import type { EnvironmentConfig } from '../engine/deploy-config.ts';
+import type { ActingPhase, HostOutcome, HostPhase, HostState } from '../engine/outcomes.ts';
 
 export interface NewDeployment {
   id: number;
@@ -30,6 +31,8 @@ export interface DeploymentRecord extends NewDeployment {
   previousSha: string | null;
   leaseOwner: string | null;
   leaseExpiresAt: Date | null;
+  /** Fencing token: changes on every claim and takeover; every write of a runner is conditional on it. */
+  leaseEpoch: number;
   cancelRequestedBy: string | null;
   deadlineAt: Date | null;
   receivedAt: Date;
@@ -47,22 +50,30 @@ export interface HostRecord {
   output: string;
   startedAt: Date | null;
   finishedAt: Date | null;
+  /**
+   * For a host whose step's intent is recorded but whose end was not observed (or was `lost`): how long
+   * until that step's hard limit has passed on the host (0: passed). Only then may anyone ask the host
+   * what happened, because until then the old command may still act.
+   */
+  inDoubtForMs: number;
+}
+
+/** Which run of a deployment writes: its id and the lease epoch its runner holds. */
+export interface LeaseRef {
+  id: number;
+  epoch: number;
+}
+
+/** A host's observed end. `settled`: the step's command is known to be gone (exited, or its kill confirmed). */
+export interface HostEnd {
+  outcome: HostOutcome;
+  message: string;
+  settled: boolean;
 }
 
 export interface DeploymentEvent {
   at: Date;
   message: string;
-}
-
-export interface StatusToPublish {
-  deploymentId: number;
-  installationId: number;
-  repository: string;
-  kind: 'phase' | 'progress' | 'terminal';
-  state: GitHubDeploymentState;
-  description: string;
-  logUrl: string | null;
-  environmentUrl: string | null;
 }
 
 export interface PendingStatus extends StatusToPublish {
@@ -98,18 +109,32 @@ export interface Store {
     endedOnGitHub: string | null,
   ): Promise<Admission | null>;
 
-  /** Starts the oldest queued deployment of an environment with none running; null when none can. */
-  claimNext(owner: string, leaseMs: number, hosts: (record: DeploymentRecord) => string[], status: (record: DeploymentRecord) => StatusToPublish): Promise<DeploymentRecord | null>;
-  /** Takes over one running deployment whose lease lapsed (its bot died). */
-  takeOverLapsed(owner: string, leaseMs: number): Promise<DeploymentRecord | null>;
-  /** False when the lease is no longer this owner's. */
-  renewLease(id: number, owner: string, leaseMs: number): Promise<boolean>;
-  /** Ends a running deployment, with its terminal status, if `owner` still holds it. */
-  finish(id: number, owner: string, finish: Finish): Promise<boolean>;
+  /**
+   * Starts the oldest queued deployment of an environment with none running, under a new lease epoch,
+   * with its hosts (from its config) and the status `startedStatus` returns; null when none can start.
+   */
+  claimNext(owner: string, leaseMs: number, startedStatus: (record: DeploymentRecord) => StatusToPublish): Promise<DeploymentRecord | null>;
+  /** Takes over one running deployment whose lease lapsed, under a new epoch; never one in `exclude`. */
+  takeOverLapsed(owner: string, leaseMs: number, exclude: number[]): Promise<DeploymentRecord | null>;
+
+  // A runner's writes: each is conditional on its lease epoch and answers false when the lease is no
+  // longer that runner's (another bot took over, or the deployment ended): the runner then stops.
+
+  /** Extends the lease from now, whether or not it lapsed meanwhile, as long as nobody took it over. */
+  renewLease(lease: LeaseRef, leaseMs: number): Promise<boolean>;
+  /** Lets the lease lapse now (handover): the next scan of any bot takes the deployment over. */
+  releaseLease(lease: LeaseRef): Promise<boolean>;
+  /** Write-ahead intent: `phase` is about to run on `host`, and is over on the host after `hardLimitMs`. */
+  recordHostIntent(lease: LeaseRef, host: string, phase: ActingPhase, hardLimitMs: number): Promise<boolean>;
+  recordHostEnd(lease: LeaseRef, host: string, end: HostEnd): Promise<boolean>;
+  /** What the page shows while a host runs: its phase (harmless steps) and its bounded output. */
+  recordHostProgress(lease: LeaseRef, host: string, change: { phase?: HostPhase | null; output?: string }): Promise<boolean>;
+  recordEvent(lease: LeaseRef, message: string): Promise<boolean>;
+  recordStatus(lease: LeaseRef, status: StatusToPublish): Promise<boolean>;
+  /** Ends a running deployment, with its terminal status, if `lease` is still the current one. */
+  finish(lease: LeaseRef, finish: Finish): Promise<boolean>;
 
   hosts(id: number): Promise<HostRecord[]>;
-  updateHost(id: number, host: string, change: { state?: HostState; phase?: HostPhase | null; message?: string; output?: string; started?: boolean; finished?: boolean }): Promise<void>;
-  addEvent(id: number, message: string): Promise<void>;
   events(id: number): Promise<DeploymentEvent[]>;
 
   enqueueStatus(status: StatusToPublish): Promise<void>;

@@ -4,15 +4,14 @@ import type { Logger } from 'pino';
 import { isTerminalStatus } from '../../common/deploy-intent.ts';
 import { admit, supersededDescription, type Admission, type ConfigFact } from '../engine/admission.ts';
 import { ADMISSION_HOLD_MS } from '../engine/leases.ts';
-import { DeployConfigError, environmentConfig, type DeployConfig } from '../github/deploy-config.ts';
-import type { LogLinks } from '../github/log-links.ts';
-import type { DeploymentRecord, StatusToPublish, Store } from '../store/store.ts';
-import { statusFor } from './status-for.ts';
+import { DeployConfigError, environmentConfig, type DeployConfig } from '../engine/deploy-config.ts';
+import type { DeploymentRecord, Store } from '../store/store.ts';
+import { statusFor, type LogLinkSigner, type StatusToPublish } from '../engine/status-for.ts';
 
 export interface AdmissionContext {
   store: Store;
   owner: string;
-  links: LogLinks;
+  links: LogLinkSigner;
   log: Logger;
   loadConfig(installationId: number, repository: string): Promise<DeployConfig>;
   /** The deployment's latest status on GitHub, or null when it has none. */
@@ -57,7 +56,7 @@ export async function admitReceived(context: AdmissionContext): Promise<number> 
   return decided;
 }
 
-function admissionStatuses(admission: Admission, record: DeploymentRecord, links: LogLinks): StatusToPublish[] {
+function admissionStatuses(admission: Admission, record: DeploymentRecord, links: LogLinkSigner): StatusToPublish[] {
   if (admission.kind === 'refuse') {
     if (admission.status === null) return [];
     // A duplicate points at the original's log: that is where the requested deploy happens.

@@ -1,12 +1,11 @@
 // The bot's work loop: admit received deployments, start the next one of each free environment, and
 // take over deployments whose bot died (rule 6). Each replica runs one; the store arbitrates.
-import type { Logger } from 'pino';
 import { progressDescription } from '../engine/descriptions.ts';
+import { rolloutHosts } from '../engine/deploy-config.ts';
 import { checkLeaseTiming, DEFAULT_LEASE_TIMING, type LeaseTiming } from '../engine/leases.ts';
-import { hostNamesFor } from '../deployers/registry.ts';
+import { statusFor } from '../engine/status-for.ts';
 import { admitReceived, type AdmissionContext } from './admit-received.ts';
-import { runDeployment, type RunContext } from './run-deployment.ts';
-import { statusFor } from './status-for.ts';
+import { DeploymentRunner, type RunContext } from './deployment-runner.ts';
 
 export interface WorkerOptions extends Omit<AdmissionContext, 'onAdmitted'>, Omit<RunContext, 'lease'> {
   lease?: LeaseTiming;
@@ -16,7 +15,7 @@ export interface WorkerOptions extends Omit<AdmissionContext, 'onAdmitted'>, Omi
 
 export class Worker {
   private readonly options: WorkerOptions & { lease: LeaseTiming; pollMs: number };
-  private readonly running = new Map<number, Promise<void>>();
+  private readonly running = new Map<number, DeploymentRunner>();
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | null = null;
   private stopped = true;
@@ -40,12 +39,23 @@ export class Worker {
     else this.schedule(0);
   }
 
-  /** Stops taking work; waits up to `graceMs` for running deployments (their leases cover the rest). */
+  /**
+   * Stops taking work and hands running deployments over: each starts no new host, lets the hosts in
+   * flight end (for up to `graceMs`; past it they are killed and stay in doubt), records them and releases
+   * its lease, so that another bot, or this one restarted, continues at once.
+   */
   async stop(graceMs = 0): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
     await this.ticking;
-    if (graceMs > 0) await Promise.race([Promise.all(this.running.values()), new Promise((resolve) => setTimeout(resolve, graceMs).unref())]);
+    const runners = [...this.running.values()];
+    for (const runner of runners) runner.handOver();
+    const ended = Promise.all(runners.map((r) => r.done));
+    const grace = new Promise<'late'>((resolve) => setTimeout(() => resolve('late'), graceMs).unref());
+    if ((await Promise.race([ended, grace])) === 'late') {
+      for (const runner of runners) runner.abandon();
+      await ended;
+    }
   }
 
   /** Deployments this process is running now. */
@@ -55,7 +65,7 @@ export class Worker {
 
   /** Resolves when every deployment this process runs has ended. */
   async idle(): Promise<void> {
-    while (this.running.size) await Promise.all(this.running.values());
+    while (this.running.size) await Promise.all([...this.running.values()].map((r) => r.done));
   }
 
   private schedule(ms: number): void {
@@ -78,35 +88,35 @@ export class Worker {
     if (await admitReceived({ ...options, onAdmitted: options.onAdmitted })) options.statusQueued();
     for (;;) {
       if (this.stopped) return;
-      const record = await options.store.claimNext(
-        options.owner,
-        options.lease.durationMs,
-        (r) => hostNamesFor(r.config!),
-        (r) => statusFor(r, 'phase', 'in_progress', progressDescription(0, hostNamesFor(r.config!).length, 1), options.links),
+      const since = Date.now();
+      const record = await options.store.claimNext(options.owner, options.lease.durationMs, (r) =>
+        statusFor(r, 'phase', 'in_progress', progressDescription(0, rolloutHosts(r.config!).length, 1), options.links),
       );
       if (!record) break;
       options.statusQueued();
-      this.launch(record.id, () => runDeployment({ ...options }, record, false));
+      this.launch(new DeploymentRunner({ ...options }, record, false, since));
     }
     if (Date.now() - this.lastTakeoverScan >= options.lease.scanMs) {
       this.lastTakeoverScan = Date.now();
       for (;;) {
         if (this.stopped) return;
-        const record = await options.store.takeOverLapsed(options.owner, options.lease.durationMs);
+        const since = Date.now();
+        // Never a deployment this process still runs: its runner may be waiting for the store to come back.
+        const record = await options.store.takeOverLapsed(options.owner, options.lease.durationMs, this.active);
         if (!record) break;
-        options.log.warn({ deployment: record.id }, 'taking over a deployment whose bot stopped renewing its lease');
-        this.launch(record.id, () => runDeployment({ ...options }, record, true));
+        options.log.warn({ deployment: record.id }, 'taking over a deployment whose runner stopped renewing its lease');
+        this.launch(new DeploymentRunner({ ...options }, record, true, since));
       }
     }
   }
 
-  private launch(id: number, run: () => Promise<void>): void {
-    const done = run()
-      .catch((error) => this.options.log.error({ err: error, deployment: id }, 'deployment runner failed'))
+  private launch(runner: DeploymentRunner): void {
+    this.running.set(runner.id, runner);
+    runner.done
+      .catch((error) => this.options.log.error({ err: error, deployment: runner.id }, 'deployment runner failed'))
       .finally(() => {
-        this.running.delete(id);
+        this.running.delete(runner.id);
         this.wake();
       });
-    this.running.set(id, done);
   }
 }

@@ -5,7 +5,7 @@
 // none) and never send a second POST for the key. Then the variants listed in issue 6.
 import { afterEach, describe, expect, it } from 'vitest';
 import { HttpDeployer, idempotencyKey } from '../../bot/deployers/http/http-deployer.ts';
-import type { DeployResult } from '../../bot/deployers/deployer.ts';
+import type { DeployResult } from '../../bot/engine/outcomes.ts';
 import { startDeployerService, type DeployerService, type DeployerServiceOptions } from '../support/deployer-service.ts';
 import { deployJob, httpDefinition, recordEvents, type RecordedEvents } from '../support/http-deploy-fixtures.ts';
 import { freePort } from '../support/ports.ts';

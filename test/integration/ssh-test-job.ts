@@ -1,11 +1,12 @@
 // What the ssh integration tests share: a deploy job for a fleet (its config parsed by the real deploy.yml
 // schema), a deployer pointed at the fleet, and events that record what the engine would receive.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import type { DeployEvents, DeployJob, HostOutcome, HostPhase } from '../../bot/deployers/deployer.ts';
+import type { DeployEvents, DeployJob } from '../../bot/deployers/deployer.ts';
+import type { HostOutcome, HostPhase } from '../../bot/engine/outcomes.ts';
 import { SshDeployer, type SshDeployerOptions } from '../../bot/deployers/ssh/ssh-deployer.ts';
-import { environmentConfig, parseDeployConfig } from '../../bot/github/deploy-config.ts';
+import { environmentConfig, parseDeployConfig } from '../../bot/engine/deploy-config.ts';
 import type { SshdFleet } from '../support/sshd-fleet.ts';
 
 export const SHA = 'a'.repeat(40);
@@ -26,8 +27,10 @@ export function sshJob(fleet: SshdFleet, environment: Record<string, unknown>, j
     noop: false,
     payload: {},
     config,
-    hosts: hosts.map((name) => ({ name, state: 'pending' as const })),
+    hosts: hosts.map((name) => ({ name, state: 'pending' as const, inDoubtForMs: 0 })),
     cancel: new AbortController().signal,
+    drain: new AbortController().signal,
+    halt: new AbortController().signal,
     resumed: false,
     deadline: Date.now() + config.timeouts.total,
     secrets: [],
@@ -45,6 +48,7 @@ export interface RecordedEvents extends DeployEvents {
   output(host: string): string;
   allOutput(): string;
   onPhase?: (host: string, phase: HostPhase) => void;
+  onFinished?: (host: string, outcome: HostOutcome, message: string) => void;
 }
 
 export function recordEvents(): RecordedEvents {
@@ -55,6 +59,12 @@ export function recordEvents(): RecordedEvents {
     output: (host) => outputs.get(host) ?? '',
     allOutput: () => [...outputs.values()].join(''),
     hostStarted() {},
+    // No store here: every intent is granted.
+    beginStep: async (host, phase) => {
+      events.phases.push({ host, phase });
+      events.onPhase?.(host, phase);
+      return true;
+    },
     hostPhase(host, phase) {
       events.phases.push({ host, phase });
       events.onPhase?.(host, phase);
@@ -64,6 +74,7 @@ export function recordEvents(): RecordedEvents {
     },
     hostFinished(host, outcome, message) {
       events.finished.set(host, { outcome, message });
+      events.onFinished?.(host, outcome, message);
     },
     progress() {},
   };
@@ -76,8 +87,23 @@ export function hostFile(fleet: SshdFleet, index: number, name: string): string 
   return existsSync(path) ? readFileSync(path, 'utf8') : '';
 }
 
+/**
+ * Shell for a host command: waits until the test creates `$HOST_DIR/<name>` (see `release`), so that the
+ * command is still running when the test acts, however slow the machine. Bounded, so that a test whose
+ * release never comes fails (exit 99) instead of hanging.
+ */
+export function untilReleased(name = 'release', limitSeconds = 60): string {
+  const file = `"$HOST_DIR/${name}"`;
+  return `i=0; until [ -e ${file} ]; do i=$((i + 1)); if [ $i -gt ${limitSeconds * 10} ]; then echo "${name} never came" >&2; exit 99; fi; sleep 0.1; done`;
+}
+
+/** Lets a host command waiting in `untilReleased(name)` go on. */
+export function release(fleet: SshdFleet, index: number, name = 'release'): void {
+  writeFileSync(join(fleet.hosts[index]!.dir, name), '');
+}
+
 /** Resolves once `check` holds, polling; rejects after `limitMs` (a bound, not a speed assertion). */
-export async function eventually(check: () => boolean, limitMs = 15_000): Promise<void> {
+export async function eventually(check: () => boolean, limitMs = 30_000): Promise<void> {
   const end = Date.now() + limitMs;
   while (!check()) {
     if (Date.now() > end) throw new Error(`condition still false after ${limitMs} ms`);

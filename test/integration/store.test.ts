@@ -2,13 +2,16 @@
 // PostgreSQL server. Races are real: concurrent calls on one store, and two stores on one database.
 import { afterEach, describe, expect, it } from 'vitest';
 import { admit } from '../../bot/engine/admission.ts';
-import { parseDeployConfig } from '../../bot/github/deploy-config.ts';
+import { parseDeployConfig } from '../../bot/engine/deploy-config.ts';
 import { openStore } from '../../bot/store/open-store.ts';
-import type { NewDeployment, StatusToPublish, Store } from '../../bot/store/store.ts';
+import type { NewDeployment, Store } from '../../bot/store/store.ts';
+import type { StatusToPublish } from '../../bot/engine/status-for.ts';
 import { freshStore, STORE_KINDS, type TestStore } from '../support/databases.ts';
 
 const SHA = 'b'.repeat(40);
-const config = parseDeployConfig('environments:\n  staging: { deployer: local, deploy: ./deploy }\n  production: { deployer: local, deploy: ./deploy, queue: latest }\n');
+const config = parseDeployConfig(
+  'environments:\n  staging: { deployer: local, deploy: ./deploy, hosts: [h1, h2] }\n  production: { deployer: local, deploy: ./deploy, queue: latest }\n',
+);
 const staging = { ok: true as const, environment: config.environments.staging! };
 
 function deployment(id: number, change: Partial<NewDeployment> = {}): NewDeployment {
@@ -60,8 +63,8 @@ describe.each(STORE_KINDS)('store (%s)', (kind) => {
     try {
       for (let i = 0; i < 5; i++) await receiveAndAdmit(t.store, deployment(200 + i, { sha: String(i).repeat(40) }));
       const claims = await Promise.all([
-        ...Array.from({ length: 5 }, () => t.store.claimNext('one', 30_000, () => ['h1'], (r) => status(r.id))),
-        ...Array.from({ length: 5 }, () => second.claimNext('two', 30_000, () => ['h1'], (r) => status(r.id))),
+        ...Array.from({ length: 5 }, () => t.store.claimNext('one', 30_000, (r) => status(r.id))),
+        ...Array.from({ length: 5 }, () => second.claimNext('two', 30_000, (r) => status(r.id))),
       ]);
       expect(claims.filter(Boolean)).toHaveLength(1);
       expect(await t.store.deployments({ states: ['running'] })).toHaveLength(1);
@@ -75,12 +78,12 @@ describe.each(STORE_KINDS)('store (%s)', (kind) => {
     await receiveAndAdmit(t.store, deployment(1, { sha: '1'.repeat(40) }));
     await receiveAndAdmit(t.store, deployment(2, { sha: '2'.repeat(40) }));
     await receiveAndAdmit(t.store, deployment(3, { sha: '3'.repeat(40), environment: 'production' }), { ok: true, environment: config.environments.production! });
-    const first = await t.store.claimNext('me', 30_000, () => ['h'], (r) => status(r.id));
-    const second = await t.store.claimNext('me', 30_000, () => ['h'], (r) => status(r.id));
+    const first = await t.store.claimNext('me', 30_000, (r) => status(r.id));
+    const second = await t.store.claimNext('me', 30_000, (r) => status(r.id));
     expect([first!.id, second!.id].sort()).toEqual([1, 3]);
-    expect(await t.store.claimNext('me', 30_000, () => ['h'], (r) => status(r.id))).toBeNull();
-    await t.store.finish(1, 'me', { state: 'succeeded', description: 'ok', status: status(1) });
-    expect((await t.store.claimNext('me', 30_000, () => ['h'], (r) => status(r.id)))!.id).toBe(2);
+    expect(await t.store.claimNext('me', 30_000, (r) => status(r.id))).toBeNull();
+    await t.store.finish({ id: 1, epoch: first!.id === 1 ? first!.leaseEpoch : second!.leaseEpoch }, { state: 'succeeded', description: 'ok', status: status(1) });
+    expect((await t.store.claimNext('me', 30_000, (r) => status(r.id)))!.id).toBe(2);
   });
 
   it('rule 2: queue: latest supersedes older waiting deployments', async () => {
@@ -92,27 +95,75 @@ describe.each(STORE_KINDS)('store (%s)', (kind) => {
     expect((await t.store.deployment(3))!.state).toBe('queued');
   });
 
-  it('rule 6: a lapsed lease is taken over by exactly one other owner; the old owner can no longer finish', async () => {
+  // Lease timings are injected: a lease of -1 s has lapsed the moment it is granted, one of 30 s has not.
+  it('rule 6: a lapsed lease is taken over by exactly one other owner under a new epoch; the old epoch can write nothing', async () => {
     t = await freshStore(kind);
     await receiveAndAdmit(t.store, deployment(1));
-    const claimed = await t.store.claimNext('dead-bot', 50, () => ['h1', 'h2'], (r) => status(r.id));
-    expect(claimed?.state).toBe('running');
-    expect(await t.store.takeOverLapsed('other', 30_000)).toBeNull(); // not lapsed yet
-    await new Promise((resolve) => setTimeout(resolve, 150));
-    const takers = await Promise.all([t.store.takeOverLapsed('other', 30_000), t.store.takeOverLapsed('third', 30_000)]);
+    const claimed = (await t.store.claimNext('dead-bot', 30_000, (r) => status(r.id)))!;
+    expect(claimed.state).toBe('running');
+    expect(await t.store.takeOverLapsed('other', 30_000, [])).toBeNull(); // not lapsed yet
+    const old = { id: 1, epoch: claimed.leaseEpoch };
+    expect(await t.store.recordHostIntent(old, 'h1', 'deploy', 60_000)).toBe(true);
+    expect(await t.store.renewLease(old, -1000)).toBe(true); // lapsed now, nobody took it yet
+    expect(await t.store.takeOverLapsed('other', 30_000, [1])).toBeNull(); // excluded: still run by the caller
+    const takers = await Promise.all([t.store.takeOverLapsed('other', 30_000, []), t.store.takeOverLapsed('third', 30_000, [])]);
     expect(takers.filter(Boolean)).toHaveLength(1);
-    const newOwner = takers.find(Boolean)!.leaseOwner!;
-    expect(await t.store.renewLease(1, 'dead-bot', 30_000)).toBe(false);
-    expect(await t.store.finish(1, 'dead-bot', { state: 'succeeded', description: 'late', status: status(1) })).toBe(false);
-    expect(await t.store.finish(1, newOwner, { state: 'error', description: 'outcome unknown', status: status(1) })).toBe(true);
+    const taker = takers.find(Boolean)!;
+    expect(taker.leaseEpoch).toBeGreaterThan(claimed.leaseEpoch);
+    // The old runner is fenced out of every write.
+    expect(await t.store.renewLease(old, 30_000)).toBe(false);
+    expect(await t.store.recordHostIntent(old, 'h2', 'deploy', 60_000)).toBe(false);
+    expect(await t.store.recordHostEnd(old, 'h1', { outcome: 'succeeded', message: 'late', settled: true })).toBe(false);
+    expect(await t.store.recordHostProgress(old, 'h1', { output: 'late' })).toBe(false);
+    expect(await t.store.recordEvent(old, 'late')).toBe(false);
+    expect(await t.store.recordStatus(old, status(1))).toBe(false);
+    expect(await t.store.releaseLease(old)).toBe(false);
+    expect(await t.store.finish(old, { state: 'succeeded', description: 'late', status: status(1) })).toBe(false);
+    // What the taker sees: h1 in doubt (an intent, no end) until its hard limit has passed; h2 untouched.
+    const hosts = await t.store.hosts(1);
+    expect(hosts.map((h) => [h.host, h.state, h.output])).toEqual([
+      ['h1', 'running', ''],
+      ['h2', 'pending', ''],
+    ]);
+    expect(hosts[0]!.inDoubtForMs).toBeGreaterThan(30_000);
+    expect(hosts[1]!.inDoubtForMs).toBe(0);
+    const current = { id: 1, epoch: taker.leaseEpoch };
+    expect(await t.store.finish(current, { state: 'error', description: 'outcome unknown', status: status(1) })).toBe(true);
     expect((await t.store.deployment(1))!.state).toBe('error');
+    expect(await t.store.finish(current, { state: 'succeeded', description: 'twice', status: status(1) })).toBe(false);
+  });
+
+  it('rule 6: a renewal after a lapse succeeds when nobody took over; a released lease is taken over at once', async () => {
+    t = await freshStore(kind);
+    await receiveAndAdmit(t.store, deployment(1));
+    const claimed = (await t.store.claimNext('me', -1000, (r) => status(r.id)))!;
+    const lease = { id: 1, epoch: claimed.leaseEpoch };
+    expect(await t.store.renewLease(lease, 30_000)).toBe(true);
+    expect(await t.store.takeOverLapsed('other', 30_000, [])).toBeNull();
+    expect(await t.store.releaseLease(lease)).toBe(true);
+    expect((await t.store.takeOverLapsed('other', 30_000, []))?.id).toBe(1);
+  });
+
+  it('a host end observed and settled clears its doubt; an unsettled one keeps it', async () => {
+    t = await freshStore(kind);
+    await receiveAndAdmit(t.store, deployment(1));
+    const lease = { id: 1, epoch: (await t.store.claimNext('me', 30_000, (r) => status(r.id)))!.leaseEpoch };
+    for (const host of ['h1', 'h2']) expect(await t.store.recordHostIntent(lease, host, 'deploy', 60_000)).toBe(true);
+    expect(await t.store.recordHostEnd(lease, 'h1', { outcome: 'unknown', message: 'killed', settled: true })).toBe(true);
+    expect(await t.store.recordHostEnd(lease, 'h2', { outcome: 'unknown', message: 'lost', settled: false })).toBe(true);
+    const [h1, h2] = await t.store.hosts(1);
+    expect(h1!.inDoubtForMs).toBe(0);
+    expect(h2!.inDoubtForMs).toBeGreaterThan(30_000);
+    expect((await t.store.events(1)).map((e) => e.message)).toEqual(expect.arrayContaining(['h1: deploy starting', 'h1: unknown (killed)']));
   });
 
   it('hosts, events and the lock survive reopening the store (a restarted bot)', async () => {
     t = await freshStore(kind);
     await receiveAndAdmit(t.store, deployment(1));
-    await t.store.claimNext('me', 30_000, () => ['h1', 'h2'], (r) => status(r.id));
-    await t.store.updateHost(1, 'h1', { state: 'succeeded', message: 'deployed', output: 'hello\n', started: true, finished: true });
+    const lease = { id: 1, epoch: (await t.store.claimNext('me', 30_000, (r) => status(r.id)))!.leaseEpoch };
+    await t.store.recordHostIntent(lease, 'h1', 'deploy', 60_000);
+    await t.store.recordHostProgress(lease, 'h1', { output: 'hello\n' });
+    await t.store.recordHostEnd(lease, 'h1', { outcome: 'succeeded', message: 'deployed', settled: true });
     await t.store.lock('acme/app', 'staging', 'bob', 'db migration');
     await t.store.close();
     t.store = await openStore(t.options);

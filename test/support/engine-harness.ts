@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import type { Deployer } from '../../bot/deployers/deployer.ts';
 import { LocalDeployer } from '../../bot/deployers/local.ts';
-import { parseDeployConfig } from '../../bot/github/deploy-config.ts';
+import { parseDeployConfig } from '../../bot/engine/deploy-config.ts';
 import { LogLinks } from '../../bot/github/log-links.ts';
 import { StatusPublisher, type StatusWriter } from '../../bot/github/statuses.ts';
 import type { NewDeployment, PendingStatus } from '../../bot/store/store.ts';

@@ -2,9 +2,10 @@
 // the way the bot parses SHIPGUARD_DEPLOYERS, an events recorder, and a scripted HTTP server on loopback.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { DeployEvents, DeployJob, HostOutcome } from '../../bot/deployers/deployer.ts';
+import type { DeployEvents, DeployJob } from '../../bot/deployers/deployer.ts';
+import type { HostOutcome } from '../../bot/engine/outcomes.ts';
 import { parseHttpDeployerDefinitions, type HttpDeployerDefinition } from '../../bot/deployers/http/definitions.ts';
-import { parseDeployConfig } from '../../bot/github/deploy-config.ts';
+import { parseDeployConfig } from '../../bot/engine/deploy-config.ts';
 
 export const DEPLOYER_NAME = 'legacy';
 
@@ -23,6 +24,8 @@ export function deployJob(overrides: Partial<DeployJob> = {}): DeployJob {
     config,
     hosts: [],
     cancel: new AbortController().signal,
+    drain: new AbortController().signal,
+    halt: new AbortController().signal,
     resumed: false,
     deadline: Date.now() + 600_000,
     secrets: [],
@@ -49,6 +52,7 @@ export function recordEvents(): RecordedEvents {
     events: {
       hostStarted: (host) => recorded.hosts.push({ host, event: 'started' }),
       hostPhase: () => {},
+      beginStep: async () => true,
       hostOutput: () => {},
       hostFinished: (host, outcome, message) => recorded.hosts.push({ host, event: 'finished', outcome, message }),
       progress: (description, logUrl) => recorded.progress.push(logUrl ? { description, logUrl } : { description }),

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { isBot, pullRequestProblem, reaches, roleFrom, type Role } from '../../bot/chatops/authorise.ts';
 import { checksFrom, chatopsPayloadFrom } from '../../bot/chatops/create-deployment.ts';
 import { liveDeploy, rollbackTarget } from '../../bot/chatops/history.ts';
-import { environmentConfig, parseDeployConfig } from '../../bot/github/deploy-config.ts';
+import { environmentConfig, parseDeployConfig } from '../../bot/engine/deploy-config.ts';
 
 describe('chatops: permissions', () => {
   const order: Role[] = ['none', 'read', 'triage', 'write', 'maintain', 'admin'];

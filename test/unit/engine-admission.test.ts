@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { admit, type AdmissionFacts, type Candidate } from '../../bot/engine/admission.ts';
-import { parseDeployConfig } from '../../bot/github/deploy-config.ts';
+import { parseDeployConfig } from '../../bot/engine/deploy-config.ts';
 
 const SHA = 'a'.repeat(40);
 const config = parseDeployConfig(`

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { durationField as duration } from '../../config-fields.ts';
+import { durationField as duration } from '../../engine/config-fields.ts';
 
 export interface HttpDeployerDefinition {
   name: string;

@@ -8,7 +8,8 @@
 // from a bot that died (`job.resumed`) may have been POSTed already: it is followed, never posted again.
 import { formatDuration } from '../../../common/duration.ts';
 import { MAX_DESCRIPTION } from '../../engine/descriptions.ts';
-import type { DeployEvents, DeployJob, DeployResult, Deployer } from '../deployer.ts';
+import type { DeployEvents, DeployJob, Deployer } from '../deployer.ts';
+import type { DeployResult } from '../../engine/outcomes.ts';
 import { redact, secretForms } from '../output.ts';
 import { expandStatusUrl, type HttpDeployerDefinition } from './definitions.ts';
 import { httpExchange, type HttpExchange } from './http-exchange.ts';

@@ -1,7 +1,8 @@
 // A host's output as the engine receives it: the first `headLimit` characters of each stream pass at
 // once, later ones are held as a tail of `tailLimit` characters and sent, after a marker saying how much
 // was dropped, when the host finishes. A deploy that prints gigabytes cannot flood the engine or memory.
-import type { DeployEvents, HostOutcome } from '../deployer.ts';
+import type { DeployEvents } from '../deployer.ts';
+import type { HostOutcome } from '../../engine/outcomes.ts';
 
 interface StreamBudget {
   sent: number;
@@ -30,6 +31,7 @@ export function boundHostOutput(events: DeployEvents, headLimit: number, tailLim
   return {
     hostStarted: (host) => events.hostStarted(host),
     hostPhase: (host, phase) => events.hostPhase(host, phase),
+    beginStep: (host, phase, hardLimitMs) => events.beginStep(host, phase, hardLimitMs),
     progress: (description, logUrl) => events.progress(description, logUrl),
     hostOutput(host, stream, text) {
       const entry = budget(host, stream);
@@ -47,9 +49,9 @@ export function boundHostOutput(events: DeployEvents, headLimit: number, tailLim
         entry.tail = entry.tail.slice(-tailLimit);
       }
     },
-    hostFinished(host: string, outcome: HostOutcome, message: string) {
+    hostFinished(host: string, outcome: HostOutcome, message: string, settled: boolean) {
       flushTails(host);
-      events.hostFinished(host, outcome, message);
+      events.hostFinished(host, outcome, message, settled);
     },
   };
 }

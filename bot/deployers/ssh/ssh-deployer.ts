@@ -3,7 +3,8 @@
 // bounded, and the deployer's own private key added to the values redacted from that output.
 import { userInfo } from 'node:os';
 import ssh2 from 'ssh2'; // CommonJS: Node sees no named exports
-import type { DeployEvents, DeployJob, DeployResult, Deployer } from '../deployer.ts';
+import type { DeployEvents, DeployJob, Deployer } from '../deployer.ts';
+import type { DeployResult } from '../../engine/outcomes.ts';
 import { rollout } from '../rollout.ts';
 import { boundHostOutput } from './bounded-output.ts';
 import { DEFAULT_MAX_CHANNELS_PER_CONNECTION, DEFAULT_MAX_HANDSHAKES, DEFAULT_MAX_HANDSHAKES_PER_SERVER, HandshakeSlots } from './connection-limits.ts';

@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { StringDecoder } from 'node:string_decoder';
 import ssh2, { type Client, type ClientChannel, type ConnectConfig } from 'ssh2'; // CommonJS: Node sees no named exports
 import { shellCommandWithEnv } from '../../../common/shell.ts';
-import { parseHostSpec, type HostAddress } from '../host-spec.ts';
+import { parseHostSpec, type HostAddress } from '../../engine/host-spec.ts';
 import { ConnectFailure, type CommandEnd, type HostConnection, type HostTransport, type RunOptions } from '../host-transport.ts';
 import { Slots, type HandshakeSlots } from './connection-limits.ts';
 import type { KnownHosts } from './known-hosts.ts';
@@ -173,13 +173,15 @@ class SshConnection implements HostConnection {
     return new Promise((resolve) => {
       // Printed first by the login shell, then `exec` keeps the same pid: the command's process group.
       const marker = `shipguard-pgid:${randomBytes(6).toString('hex')}:`;
-      const line = `printf '%s%s\\n' '${marker}' "$$"; ${shellCommandWithEnv(command, options.env)}`;
+      // The host-side hard limit counts from now: the command is dead on the host by `hardDeadline`.
+      const line = `printf '%s%s\\n' '${marker}' "$$"; ${shellCommandWithEnv(command, options.env, (options.hardDeadline - Date.now()) / 1000)}`;
       const abortWait = new AbortController();
       let channel: ClientChannel | null = null;
       let channelRequested = false;
       let releaseChannel: (() => void) | null = null;
       let processGroup: number | null = null;
-      let expired: 'command' | 'inactivity' | null = null;
+      // Why the command is being killed: one of its limits, or `halt` (this bot may no longer act).
+      let expired: 'command' | 'inactivity' | 'halt' | null = null;
       let exit: { code: number } | { signal: string } | null = null;
       let settled = false;
       let graceTimer: NodeJS.Timeout | undefined;
@@ -192,6 +194,7 @@ class SshConnection implements HostConnection {
         clearTimeout(inactivityTimer);
         clearTimeout(graceTimer);
         this.closeListeners.delete(onConnectionClosed);
+        options.halt.removeEventListener('abort', onHalt);
         abortWait.abort();
         releaseChannel?.();
         if (channel && !channel.destroyed) channel.close();
@@ -199,25 +202,31 @@ class SshConnection implements HostConnection {
       };
 
       const onConnectionClosed = (reason: string) => {
+        if (expired === 'halt') return done({ kind: 'halted', confirmed: false });
         done({ kind: 'lost', reason: expired ? `timed out, then ${reason} before the kill was confirmed` : `${reason} mid-command` });
       };
+      // The kill worked (the shell is gone): the end the reason for killing calls for.
+      const killed = (): CommandEnd => (expired === 'halt' ? { kind: 'halted', confirmed: true } : { kind: 'timeout', limit: expired as 'command' | 'inactivity' });
 
-      const expire = (limit: 'command' | 'inactivity') => {
+      const expire = (limit: 'command' | 'inactivity' | 'halt') => {
         if (settled || expired) return;
         expired = limit;
         clearTimeout(inactivityTimer);
-        if (!channelRequested) return done({ kind: 'timeout', limit }); // never sent: nothing ran
+        if (!channelRequested) return done(killed()); // never sent: nothing ran
         if (processGroup === null) {
           // The command may have started but cannot be told apart from the shell: drop the connection.
           this.client.destroy();
+          if (limit === 'halt') return done({ kind: 'halted', confirmed: false });
           return done({ kind: 'lost', reason: `no answer from ${this.where} within the ${limit} limit; it may still be running` });
         }
         graceTimer = setTimeout(() => {
           this.client.destroy();
+          if (limit === 'halt') return done({ kind: 'halted', confirmed: false });
           done({ kind: 'lost', reason: `timed out and could not be confirmed stopped within ${this.killGraceMs} ms` });
         }, this.killGraceMs);
         this.killProcessGroup(processGroup);
       };
+      const onHalt = () => expire('halt');
 
       // Armed before the channel is opened: opening a channel on a half-dead connection can hang.
       const commandTimer = setTimeout(() => expire('command'), options.timeoutMs);
@@ -230,6 +239,8 @@ class SshConnection implements HostConnection {
 
       if (this.closedBecause) return done({ kind: 'lost', reason: `${this.closedBecause} before the command started` });
       this.closeListeners.add(onConnectionClosed);
+      if (options.halt.aborted) return done({ kind: 'halted', confirmed: true }); // nothing sent
+      options.halt.addEventListener('abort', onHalt, { once: true });
 
       this.channels.acquire(abortWait.signal).then(
         (release) => {
@@ -244,10 +255,10 @@ class SshConnection implements HostConnection {
               this.attach(opened, marker, options, armInactivity, (group) => (processGroup = group));
               opened.on('exit', (code: number | null, signal?: string) => {
                 exit = code !== null ? { code } : { signal: signal ?? 'unknown signal' };
-                if (expired) done({ kind: 'timeout', limit: expired }); // the shell is dead: the kill worked
+                if (expired) done(killed()); // the shell is dead: the kill worked
               });
               opened.on('close', () => {
-                if (expired) return done({ kind: 'timeout', limit: expired });
+                if (expired) return done(killed());
                 if (!exit) return done({ kind: 'lost', reason: `the channel on ${this.where} closed without an exit status` });
                 done('code' in exit ? { kind: 'exit', code: exit.code } : { kind: 'killed', signal: exit.signal });
               });

@@ -2,9 +2,9 @@
 // (see loadDeployConfig's caller), so a pull request cannot change what runs where.
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { durationField as duration } from '../config-fields.ts';
+import { durationField as duration } from './config-fields.ts';
 import { environmentNameError } from '../../common/names.ts';
-import { parseHostSpec } from '../deployers/host-spec.ts';
+import { parseHostSpec } from './host-spec.ts';
 
 export const DEPLOY_CONFIG_PATH = '.github/deploy.yml';
 
@@ -118,4 +118,14 @@ export function environmentConfig(config: DeployConfig, environment: string): En
     throw new DeployConfigError(`unknown environment ${environment} (${DEPLOY_CONFIG_PATH} defines: ${known})`, `unknown environment ${environment}; ${DEPLOY_CONFIG_PATH} defines: ${known}`);
   }
   return env;
+}
+
+/** The host name a local deploy without `hosts` runs under. */
+export const LOCAL_HOST = 'localhost';
+
+/** The host names a deployment records, in rollout order (none for a service that deploys by itself). */
+export function rolloutHosts(config: EnvironmentConfig): string[] {
+  if (config.deployer === 'local') return config.hosts ?? [LOCAL_HOST];
+  if (config.deployer === 'ssh') return config.hosts ?? [];
+  return [];
 }

@@ -1,0 +1,392 @@
+// One running deployment, owned by one object: it holds the lease (renewals, its own count of how long it
+// may still act), turns the deployer's events into fenced store writes, and ends the deployment with a
+// terminal status — or hands it over. The rules it follows (docs/exactly-once.md):
+// - write-ahead: a step that may act starts only once its intent is in the store (`beginStep`);
+// - fencing: every write carries the lease epoch; the first one refused means another bot owns the
+//   deployment now, and this runner kills what it runs and stops;
+// - its own clock: once renewals have failed for half a lease it starts nothing, at two thirds it kills
+//   what it runs, so that nothing of its own still acts when the lease lapses and another bot takes over;
+// - nothing observed is dropped: host ends and the final state are retried until the store takes them
+//   (or refuses them: fenced), so a store outage does not turn a deployed host into `unknown`.
+import type { Logger } from 'pino';
+import { progressDescription, PROGRESS_INTERVAL_MS } from '../engine/descriptions.ts';
+import { leaseStanding, renewalRetryMs, type LeaseTiming } from '../engine/leases.ts';
+import type { ActingPhase, DeployResult, HostOutcome, HostState } from '../engine/outcomes.ts';
+import { githubStateFor } from '../engine/states.ts';
+import { statusFor, type LogLinkSigner } from '../engine/status-for.ts';
+import type { DeployEvents, DeployJob } from '../deployers/deployer.ts';
+import { deployerFor, type DeployerRegistry } from '../deployers/registry.ts';
+import { BoundedText } from '../deployers/output.ts';
+import type { DeploymentRecord, Finish, LeaseRef, Store } from '../store/store.ts';
+
+export interface RunContext {
+  store: Store;
+  owner: string;
+  deployers: DeployerRegistry;
+  links: LogLinkSigner;
+  lease: LeaseTiming;
+  /** Bot-side secret values, redacted from host output. */
+  secrets: string[];
+  log: Logger;
+  /** A status was queued: the publisher should look now. */
+  statusQueued(): void;
+  onFinished?(record: DeploymentRecord, finish: Finish, hosts: Array<{ state: HostState; ms: number }>): void;
+}
+
+const OUTPUT_FLUSH_MS = 1000;
+const CANCEL_POLL_MS = 1000;
+/** Between attempts of a write that must not be lost (a host's end, the final state). */
+const WRITE_RETRY_MS = 1000;
+
+export class DeploymentRunner {
+  readonly id: number;
+  /** Settles when the runner is done: finished, handed over, or fenced out. */
+  readonly done: Promise<void>;
+  private readonly context: RunContext;
+  private readonly record: DeploymentRecord;
+  private readonly lease: LeaseRef;
+  private readonly resumed: boolean;
+  private readonly cancelSignal = new AbortController();
+  private readonly drainSignal = new AbortController();
+  private readonly haltSignal = new AbortController();
+  /** Local time at which the last successful renewal (or the claim) was sent. */
+  private renewedAt: number;
+  private fenced = false;
+  /** Stop retrying writes (the bot is stopping): what is left is the takeover's to resolve. */
+  private abandoned = false;
+  private cancelledBy: string | null;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private renewalTimer: NodeJS.Timeout | undefined;
+  /** Writes that must reach the store, in order; retried until taken or fenced. */
+  private journal: Promise<boolean> = Promise.resolve(true);
+
+  constructor(context: RunContext, record: DeploymentRecord, resumed: boolean, leaseSince: number) {
+    this.context = context;
+    this.record = record;
+    this.id = record.id;
+    this.lease = { id: record.id, epoch: record.leaseEpoch };
+    this.resumed = resumed;
+    this.renewedAt = leaseSince;
+    this.cancelledBy = record.cancelRequestedBy;
+    if (this.cancelledBy) this.cancelSignal.abort();
+    this.done = this.run();
+  }
+
+  /** SIGTERM: start no new host, let the running ones end, record them, release the lease. */
+  handOver(): void {
+    this.drainSignal.abort();
+  }
+
+  /** The bot is going away now: kill what runs and stop retrying writes. */
+  abandon(): void {
+    this.abandoned = true;
+    this.halt('the bot is stopping');
+  }
+
+  private halt(why: string): void {
+    if (this.haltSignal.signal.aborted) return;
+    this.context.log.warn({ deployment: this.id, why }, 'runner halted: killing what it runs, starting nothing more');
+    this.haltSignal.abort();
+  }
+
+  private async run(): Promise<void> {
+    const { store, log } = this.context;
+    this.keepLease();
+    const hosts = await this.mustRead(() => store.hosts(this.id));
+    if (!hosts) return this.stopTimers();
+    this.watchForCancel();
+    const progress = progressReporter(this, hosts.length, hosts.filter((h) => h.state === 'succeeded' || h.state === 'skipped').length);
+    const output = this.outputBuffers(hosts);
+    const hostStarts = new Map<string, number>();
+    const hostDurations: Array<{ state: HostState; ms: number }> = [];
+    const events: DeployEvents = {
+      hostStarted: (host) => {
+        hostStarts.set(host, Date.now());
+        progress.hostStarted();
+      },
+      hostPhase: (host, phase) => void this.tryWrite(() => store.recordHostProgress(this.lease, host, { phase })),
+      beginStep: (host, phase, hardLimitMs) => this.beginStep(host, phase, hardLimitMs),
+      hostOutput: (host, _stream, text) => output.append(host, text),
+      hostFinished: (host, outcome: HostOutcome, message, settled) => {
+        hostDurations.push({ state: outcome, ms: Date.now() - (hostStarts.get(host) ?? Date.now()) });
+        this.mustWrite(() => store.recordHostEnd(this.lease, host, { outcome, message, settled }));
+        progress.hostFinished(outcome);
+      },
+      progress: (description, logUrl) => {
+        void this.tryWrite(() => store.recordEvent(this.lease, description));
+        progress.custom(description, logUrl);
+      },
+    };
+
+    let result: DeployResult;
+    try {
+      if (this.resumed) this.queueStatus('phase', 'resumed by another bot after its runner stopped');
+      const deployer = deployerFor(this.context.deployers, this.record.config!.deployer);
+      result = typeof deployer === 'string' ? { state: 'error', description: deployer } : await deployer.deploy(this.job(hosts), events);
+    } catch (error) {
+      // A deployer that throws may have acted: unknown, never retried (rule 4).
+      log.error({ err: error, deployment: this.id }, 'deployer failed unexpectedly');
+      result = { state: 'error', description: `deployer failed: ${(error as Error).message}; outcome unknown, not retried` };
+    } finally {
+      progress.stop();
+    }
+    await output.flush();
+    if (result.state === 'handed_over') {
+      // Record what was observed, then let the lease go at once: the next bot continues from there.
+      if (await this.journal) await this.tryWrite(() => store.releaseLease(this.lease));
+      log.info({ deployment: this.id, why: result.description }, 'deployment handed over');
+      return this.stopTimers();
+    }
+    const finish = finishFor(this.record, result, this.cancelledBy, this.context.links);
+    this.mustWrite(() => store.finish(this.lease, finish));
+    const finished = await this.journal;
+    this.stopTimers();
+    if (finished) {
+      this.context.statusQueued();
+      this.context.onFinished?.(this.record, finish, hostDurations);
+    } else if (this.fenced) {
+      log.warn({ deployment: this.id }, 'lease lost while deploying: another bot took this deployment over; its end is theirs to record');
+    }
+  }
+
+  private job(hosts: Awaited<ReturnType<Store['hosts']>>): DeployJob {
+    const record = this.record;
+    const config = record.config!;
+    return {
+      deploymentId: record.id,
+      repository: record.repository,
+      environment: record.environment,
+      sha: record.sha,
+      ref: record.ref,
+      task: record.task,
+      previousSha: record.previousSha,
+      noop: record.task.endsWith(':noop'),
+      payload: record.payload,
+      config,
+      hosts: hosts.map((h) => ({ name: h.host, state: h.state, inDoubtForMs: h.inDoubtForMs })),
+      cancel: this.cancelSignal.signal,
+      drain: this.drainSignal.signal,
+      halt: this.haltSignal.signal,
+      resumed: this.resumed,
+      deadline: (record.deadlineAt ?? new Date(Date.now() + config.timeouts.total)).getTime(),
+      secrets: this.context.secrets,
+    };
+  }
+
+  /**
+   * Write-ahead intent. Waits while the lease is stale (a short store outage), retrying the write; gives up
+   * (false: the step must not start) once the lease is lapsing, the runner is fenced or halted, or, for a
+   * host's first step, the bot is handing over.
+   */
+  private async beginStep(host: string, phase: ActingPhase, hardLimitMs: number): Promise<boolean> {
+    const { store, log } = this.context;
+    if (phase === 'deploy' && this.drainSignal.signal.aborted) return false;
+    for (;;) {
+      if (this.haltSignal.signal.aborted || this.fenced) return false;
+      if (this.standing() === 'held') {
+        try {
+          if (await store.recordHostIntent(this.lease, host, phase, hardLimitMs)) {
+            // The write may have taken long: act only if the lease is still held now.
+            if (this.standing() === 'held' && !this.haltSignal.signal.aborted) return true;
+            log.warn({ deployment: this.id, host }, 'intent recorded too late to act on: the step is not started');
+            return false;
+          }
+          this.fencedOut();
+          return false;
+        } catch (error) {
+          log.warn({ err: error, deployment: this.id, host }, `could not record the intent to run ${phase}; the step waits`);
+        }
+      }
+      await sleep(WRITE_RETRY_MS);
+    }
+  }
+
+  private standing() {
+    return leaseStanding(Date.now() - this.renewedAt, this.context.lease);
+  }
+
+  /** Renews the lease, and halts the runner before the lease can lapse without a renewal. */
+  private keepLease(): void {
+    const { store, lease: timing, log } = this.context;
+    const renew = async () => {
+      const sentAt = Date.now();
+      try {
+        if (await store.renewLease(this.lease, timing.durationMs)) {
+          this.renewedAt = sentAt;
+          this.renewalTimer = setTimeout(() => void renew(), timing.renewMs);
+          return;
+        }
+        this.fencedOut();
+        return;
+      } catch (error) {
+        log.warn({ err: error, deployment: this.id }, 'could not renew the lease');
+      }
+      if (!this.fenced && !this.abandoned) this.renewalTimer = setTimeout(() => void renew(), renewalRetryMs(timing));
+    };
+    this.renewalTimer = setTimeout(() => void renew(), timing.renewMs);
+    this.timers.push(
+      setInterval(() => {
+        if (this.standing() === 'lapsing') this.halt('the lease could not be renewed and is about to lapse');
+      }, renewalRetryMs(timing)),
+    );
+  }
+
+  /** `/cancel` is a row in the store (any replica may have received it): look for it every second. */
+  private watchForCancel(): void {
+    const { store, log } = this.context;
+    this.timers.push(
+      setInterval(() => {
+        if (this.cancelledBy) return;
+        store.deployment(this.id).then(
+          (current) => {
+            if (!current?.cancelRequestedBy || this.cancelledBy) return;
+            this.cancelledBy = current.cancelRequestedBy;
+            this.cancelSignal.abort();
+            void this.tryWrite(() => store.recordEvent(this.lease, `cancel requested by @${this.cancelledBy}: no new host will start`));
+          },
+          (error) => log.warn({ err: error, deployment: this.id }, 'could not check for a cancel request'),
+        );
+      }, CANCEL_POLL_MS),
+    );
+  }
+
+  /** Host output, bounded, flushed every second (best effort: the page shows what got through). */
+  private outputBuffers(hosts: Array<{ host: string; output: string }>) {
+    const buffers = new Map(hosts.map((h) => [h.host, { text: seeded(h.output), dirty: false }]));
+    const flush = async () => {
+      for (const [host, buffer] of buffers) {
+        if (!buffer.dirty) continue;
+        buffer.dirty = false;
+        await this.tryWrite(() => this.context.store.recordHostProgress(this.lease, host, { output: buffer.text.toString() }));
+      }
+    };
+    this.timers.push(setInterval(() => void flush(), OUTPUT_FLUSH_MS));
+    return {
+      append(host: string, text: string) {
+        const buffer = buffers.get(host) ?? { text: new BoundedText(), dirty: false };
+        buffer.text.append(text);
+        buffer.dirty = true;
+        buffers.set(host, buffer);
+      },
+      flush,
+    };
+  }
+
+  queueStatus(kind: 'phase' | 'progress', description: string, logUrl?: string): void {
+    const status = statusFor(this.record, kind, 'in_progress', description, this.context.links, logUrl);
+    void this.tryWrite(() => this.context.store.recordStatus(this.lease, status)).then((written) => written && this.context.statusQueued());
+  }
+
+  /** A write worth making but not worth waiting for (phase, output, progress): once, errors logged. */
+  private async tryWrite(write: () => Promise<boolean>): Promise<boolean> {
+    if (this.fenced) return false;
+    try {
+      if (await write()) return true;
+      this.fencedOut();
+    } catch (error) {
+      this.context.log.warn({ err: error, deployment: this.id }, 'could not record a deploy event');
+    }
+    return false;
+  }
+
+  /** A write that must not be lost: queued behind the others and retried until taken or fenced. */
+  private mustWrite(write: () => Promise<boolean>): void {
+    this.journal = this.journal.then(async (ok) => {
+      if (!ok) return false;
+      for (;;) {
+        if (this.fenced || this.abandoned) return false;
+        try {
+          if (await write()) return true;
+          this.fencedOut();
+          return false;
+        } catch (error) {
+          this.context.log.warn({ err: error, deployment: this.id }, 'could not record an outcome; retrying');
+        }
+        await sleep(WRITE_RETRY_MS);
+      }
+    });
+  }
+
+  /** A read the runner cannot start without: retried like a must-write, while the lease allows. */
+  private async mustRead<T>(read: () => Promise<T>): Promise<T | null> {
+    for (;;) {
+      if (this.fenced || this.abandoned || this.haltSignal.signal.aborted) return null;
+      try {
+        return await read();
+      } catch (error) {
+        this.context.log.warn({ err: error, deployment: this.id }, 'could not read the deployment; retrying');
+      }
+      await sleep(WRITE_RETRY_MS);
+    }
+  }
+
+  private fencedOut(): void {
+    if (this.fenced) return;
+    this.fenced = true;
+    this.halt('the lease is no longer this runner’s (another bot took the deployment over, or it ended)');
+  }
+
+  private stopTimers(): void {
+    clearTimeout(this.renewalTimer);
+    for (const timer of this.timers) clearInterval(timer);
+  }
+}
+
+function finishFor(record: DeploymentRecord, result: DeployResult, cancelledBy: string | null, links: LogLinkSigner): Finish {
+  const state = result.state === 'handed_over' ? 'error' : result.state;
+  const cancelled = cancelledBy !== null && state === 'failed' && result.description.startsWith('cancelled');
+  const finalState = cancelled ? 'cancelled' : state;
+  const description = cancelled ? result.description.replace(/^cancelled/, `cancelled by @${cancelledBy}`) : result.description;
+  return { state: finalState, description, status: statusFor(record, 'terminal', githubStateFor(finalState), description, links, result.logUrl) };
+}
+
+function seeded(previous: string): BoundedText {
+  const text = new BoundedText();
+  if (previous) text.append(previous);
+  return text;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** `deploying N/M hosts`, at most every PROGRESS_INTERVAL_MS, always the latest value. */
+function progressReporter(runner: DeploymentRunner, total: number, alreadyDone: number) {
+  let done = alreadyDone;
+  let running = 0;
+  let lastSent = 0;
+  // The claim already published `deploying 0/N hosts`: a progress saying the same is not news.
+  let lastDescription = progressDescription(done, total, 1);
+  let timer: NodeJS.Timeout | undefined;
+  let latest: { description: string; logUrl?: string } | null = null;
+  const send = () => {
+    timer = undefined;
+    if (!latest) return;
+    const { description, logUrl } = latest;
+    latest = null;
+    if (description === lastDescription && !logUrl) return;
+    lastDescription = description;
+    lastSent = Date.now();
+    runner.queueStatus('progress', description, logUrl);
+  };
+  const update = (description: string, logUrl?: string) => {
+    latest = { description, logUrl };
+    if (timer) return;
+    timer = setTimeout(send, Math.max(0, lastSent + PROGRESS_INTERVAL_MS - Date.now()));
+  };
+  return {
+    hostStarted() {
+      running++;
+      update(progressDescription(done, total, running));
+    },
+    hostFinished(outcome: HostOutcome) {
+      running--;
+      if (outcome === 'succeeded' || outcome === 'skipped') done++;
+      update(progressDescription(done, total, running));
+    },
+    custom: update,
+    stop() {
+      clearTimeout(timer);
+    },
+  };
+}
