@@ -14,6 +14,19 @@ export interface AppServices {
   deploymentReceived(): void;
   /** ChatOps, when enabled: handles an `issue_comment.created` event (must return quickly). */
   onComment?(context: Context<'issue_comment.created'>): Promise<void>;
+  /** A webhook was refused because the store could not record it: GitHub keeps it as a failed delivery. */
+  storeUnavailable(): void;
+}
+
+/**
+ * What a webhook gets when the store cannot record it: 503 (Probot answers with the error's `status`),
+ * and no internal detail (an address, a driver's message) in GitHub's delivery log.
+ */
+export class StoreUnavailable extends Error {
+  readonly status = 503;
+  constructor() {
+    super('the bot cannot reach its store right now; retry later');
+  }
 }
 
 export function shipguardApp(services: AppServices): ApplicationFunction {
@@ -27,7 +40,7 @@ export function shipguardApp(services: AppServices): ApplicationFunction {
       }
       // Recorded before the answer, so an acknowledged deployment is never lost; a redelivery is a
       // no-op by deployment id (rule 1).
-      await services.store.recordReceived(deployment, { guid: context.id, event: context.name });
+      await recording(services, () => services.store.recordReceived(deployment, { guid: context.id, event: context.name }));
       services.metrics.webhookAck.observe({ event: 'deployment' }, (performance.now() - started) / 1000);
       services.deploymentReceived();
     });
@@ -35,11 +48,20 @@ export function shipguardApp(services: AppServices): ApplicationFunction {
     app.on('issue_comment.created', async (context) => {
       const started = performance.now();
       if (!services.onComment) return;
-      if (!(await services.store.recordDelivery(context.id, context.name))) return; // redelivery
+      if (!(await recording(services, () => services.store.recordDelivery(context.id, context.name)))) return; // redelivery
       await services.onComment(context);
       services.metrics.webhookAck.observe({ event: 'issue_comment' }, (performance.now() - started) / 1000);
     });
   };
+}
+
+async function recording<T>(services: AppServices, write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (error) {
+    services.storeUnavailable();
+    throw Object.assign(new StoreUnavailable(), { cause: error });
+  }
 }
 
 function deploymentFrom(context: Context<'deployment.created'>, appLogin: string): NewDeployment | null {

@@ -30,6 +30,9 @@ import { Worker } from './worker/worker.ts';
 
 const CATCH_UP_EVERY_MS = 5 * 60_000;
 const CATCH_UP_WINDOW_MS = 24 * 3_600_000;
+const STORE_RECOVERY_CHECK_MS = 2_000;
+/** How soon GitHub (or whoever redelivers) should try a webhook refused with 503 again. */
+const RETRY_AFTER_SECONDS = 30;
 
 export interface StartBotOptions {
   /** Probot's variables and ours (DESIGN.md "Bot configuration"). */
@@ -118,6 +121,9 @@ export async function startBot(options: StartBotOptions): Promise<Bot> {
     },
   });
 
+  // Webhooks refused while the store was down are failed deliveries on GitHub: fetch them again as soon
+  // as the store answers, not at the next periodic round.
+  let refusedWhileDown = false;
   let appLogin: Promise<string> | null = null;
   const services: AppServices = {
     store,
@@ -134,11 +140,15 @@ export async function startBot(options: StartBotOptions): Promise<Bot> {
       return appLogin;
     },
     deploymentReceived: () => worker.wake(),
+    storeUnavailable: () => {
+      refusedWhileDown = true;
+    },
     onComment: (context) => chatops.onComment(context),
   };
   const middleware = await createNodeMiddleware(shipguardApp(services), { probot, webhooksPath: '/api/github/webhooks' });
   handle = async (req, res) => {
     if (await handlePage({ store, links, metrics }, req, res)) return;
+    retryAfterOn503(res);
     await middleware(req, res, () => {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
     });
@@ -155,6 +165,17 @@ export async function startBot(options: StartBotOptions): Promise<Bot> {
   };
   const catchUpTimer = options.catchUp === false ? undefined : setInterval(() => void catchUp(), CATCH_UP_EVERY_MS);
   if (options.catchUp !== false) void catchUp();
+  const recoveryTimer = setInterval(() => {
+    if (!refusedWhileDown) return;
+    store.hasDelivery('').then(
+      () => {
+        refusedWhileDown = false;
+        log.info('the store answers again: fetching the webhooks refused meanwhile');
+        if (options.catchUp !== false) void catchUp();
+      },
+      () => {},
+    );
+  }, STORE_RECOVERY_CHECK_MS);
 
   return {
     url: `http://127.0.0.1:${port}`,
@@ -169,6 +190,7 @@ export async function startBot(options: StartBotOptions): Promise<Bot> {
     links,
     async stop(graceMs = 0) {
       clearInterval(catchUpTimer);
+      clearInterval(recoveryTimer);
       await worker.stop(graceMs);
       await publisher.stop();
       await chatops.stop();
@@ -188,6 +210,13 @@ function buildDeployers(options: StartBotOptions): Map<string, Deployer> {
   for (const [name, definition] of loadHttpDeployerDefinitions(options.env)) deployers.set(name, httpDeployerFor(definition));
   for (const [name, deployer] of Object.entries(options.deployers ?? {})) deployers.set(name, deployer);
   return deployers;
+}
+
+/** A 503 (store unavailable, or still starting) always says when to come back. */
+function retryAfterOn503(res: ServerResponse): void {
+  const writeHead = res.writeHead.bind(res) as (status: number, headers?: Record<string, string>) => ServerResponse;
+  res.writeHead = ((status: number, headers?: Record<string, string>) =>
+    writeHead(status, status === 503 ? { ...headers, 'retry-after': String(RETRY_AFTER_SECONDS) } : headers)) as typeof res.writeHead;
 }
 
 function listen(server: Server, port: number): Promise<void> {

@@ -17,6 +17,8 @@ const STATUS_BATCH = 5;
 export interface StatusWriter {
   /** Creates the status on GitHub; throws an error with `.status` (HTTP code) when GitHub refuses. */
   write(status: PendingStatus): Promise<void>;
+  /** Whether an earlier attempt, whose answer was lost, did create it (a terminal one: any terminal). */
+  alreadyWritten(status: PendingStatus): Promise<boolean>;
 }
 
 export interface StatusPublisherOptions {
@@ -104,11 +106,20 @@ export class StatusPublisher {
 
   private async sendWithRetries(status: PendingStatus, remaining: number[]): Promise<boolean | 'lost'> {
     const { store, writer, log, retryDelaysMs, backoffMs, owner } = this.options;
+    // An attempt may have landed although its answer was lost (a timeout, a reset, a bot killed mid-write):
+    // from the second attempt on, GitHub is asked first, so a status is never written twice.
+    let triedBefore = status.attempts > 0;
     for (let attempt = 0; ; attempt++) {
       // Renewed before every attempt: the claim outlives this bot by at most STATUS_HOLD_MS.
       if (!(await store.holdStatuses(owner, remaining, STATUS_HOLD_MS))) return 'lost';
       try {
-        await writer.write(status);
+        if (triedBefore && (await writer.alreadyWritten(status))) {
+          log.info({ deployment: status.deploymentId, state: status.state }, 'a status whose answer was lost had reached GitHub; not sent again');
+        } else {
+          await store.markStatusAttempted(status.seq);
+          triedBefore = true;
+          await writer.write(status);
+        }
         await store.markStatusesDone([status.seq]);
         if (status.kind !== 'progress') await store.setGitHubState(status.deploymentId, status.state);
         this.options.onPublished?.(status);

@@ -341,10 +341,14 @@ class SqlStore implements Store {
     if (seqs.length) await this.db.query('UPDATE status_outbox SET done_at = now() WHERE seq = ANY($1::bigint[])', [seqs]);
   }
 
+  async markStatusAttempted(seq: number): Promise<void> {
+    await this.db.query('UPDATE status_outbox SET attempts = attempts + 1 WHERE seq = $1', [seq]);
+  }
+
   async markStatusFailed(seq: number, error: string, retryInMs: number): Promise<void> {
     // Unclaimed but held until the retry time: the whole installation's queue waits (order kept).
     await this.db.query(
-      'UPDATE status_outbox SET attempts = attempts + 1, last_error = $2, claimed_by = NULL, claimed_until = now() + make_interval(secs => $3::float8 / 1000) WHERE seq = $1',
+      'UPDATE status_outbox SET last_error = $2, claimed_by = NULL, claimed_until = now() + make_interval(secs => $3::float8 / 1000) WHERE seq = $1',
       [seq, error.slice(0, 500), retryInMs],
     );
   }

@@ -141,6 +141,8 @@ export interface Store {
   /** Claims the unsent statuses of one installation (not in `busy`) for `holdMs`, oldest first. */
   claimStatuses(owner: string, holdMs: number, limit: number, busy: number[]): Promise<PendingStatus[]>;
   markStatusesDone(seqs: number[]): Promise<void>;
+  /** An attempt to write this status is about to start (after it, the status may be on GitHub). */
+  markStatusAttempted(seq: number): Promise<void>;
   /** A send failed: its installation's queue waits `retryInMs` before anyone tries again. */
   markStatusFailed(seq: number, error: string, retryInMs: number): Promise<void>;
   /** Extends this owner's claim on statuses it is still sending; false when it lost any of them. */

@@ -44,6 +44,11 @@ export async function startEngine(options: {
       await options.writer?.(status);
       published.push(status);
     },
+    async alreadyWritten(status) {
+      const mine = published.filter((s) => s.deploymentId === status.deploymentId);
+      if (status.kind === 'terminal') return mine.some((s) => s.kind === 'terminal');
+      return mine.at(-1)?.state === status.state && mine.at(-1)?.description === status.description;
+    },
   };
   const publisher = new StatusPublisher({ store: t.store, writer, owner: options.owner ?? 'test-bot', log, retryDelaysMs: [10, 20, 40], backoffMs: 200, pollMs: 50 });
   const config = parseDeployConfig(options.deployYml);

@@ -90,9 +90,10 @@
  *   requests                             every request: method, path (below /api/v3, with query), status, body, at
  *   problems                             OpenAPI problems of responses/webhooks, unimplemented routes: keep []
  *   deliveries                           every delivery, oldest first: id, guid, event, action, status, redelivery, …
- *   injectFault({method, path}, {status, body?, headers?}, times = 1)
+ *   injectFault({method, path}, {status, body?, headers?, afterWork?}, times = 1)
  *                                        the next `times` valid requests whose path (below /api/v3, no query)
- *                                        matches get this answer instead, and change nothing
+ *                                        matches get this answer instead, and change nothing; with
+ *                                        `afterWork: true` they do their work first (an answer lost on the way)
  *   waitFor(predicate, timeoutMs = 10000) polls until predicate returns a truthy value, and returns it
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -156,7 +157,7 @@ export interface AddPullRequestOptions {
 interface Fault {
   method: string;
   path: RegExp;
-  reply: { status: number; body?: unknown; headers?: Record<string, string> };
+  reply: { status: number; body?: unknown; headers?: Record<string, string>; afterWork?: boolean };
   remaining: number;
 }
 
@@ -191,7 +192,7 @@ export interface GitHubStandin {
   deliveries: DeliveryRecord[];
   injectFault(
     match: { method: string; path: RegExp },
-    reply: { status: number; body?: unknown; headers?: Record<string, string> },
+    reply: { status: number; body?: unknown; headers?: Record<string, string>; afterWork?: boolean },
     times?: number,
   ): void;
   waitFor<T>(predicate: () => T | undefined | false | null, timeoutMs?: number): Promise<T>;
@@ -267,7 +268,8 @@ export async function startGitHubStandin(options: StandinOptions): Promise<GitHu
     if (fault) {
       fault.remaining -= 1;
       if (fault.remaining <= 0) faults.splice(faults.indexOf(fault), 1);
-      const { status, body: faultBody, headers } = fault.reply;
+      const { status, body: faultBody, headers, afterWork } = fault.reply;
+      if (afterWork) handleApiRequest({ method, path, query: url.searchParams, headers: request.headers, body }, context);
       return { reply: { status, body: faultBody, headers }, path: recordedPath, body };
     }
 

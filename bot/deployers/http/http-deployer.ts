@@ -160,6 +160,9 @@ class HttpDeployRun {
     let lastNews = 'no answer from the status URL';
     for (;;) {
       await sleep(Math.min(backoff(), this.remaining()));
+      // Following is harmless, but a runner that may no longer act (or is handing over) leaves it to the
+      // next one, which follows the same key (`resumed`) and never posts.
+      if (this.job.halt.aborted || this.job.drain.aborted) return { state: 'handed_over', description: `${context}; following handed over` };
       const remaining = this.remaining();
       if (remaining <= 0) break;
       const answer = await httpExchange({
