@@ -25,6 +25,7 @@ const slowDeploy = (revision: boolean) =>
     deployer: local
     hosts: [web-1, web-2, web-3]
     concurrency: 1
+    timeouts: { connect: 2s, command: 20s, total: 10m }
     deploy: 'echo run >> "$DEPLOY_HOST.runs"; sleep 4; echo "$DEPLOY_SHA" > "$DEPLOY_HOST.rev"'
 ${revision ? `    revision: 'cat "$DEPLOY_HOST.rev" 2>/dev/null || true'\n` : ''}`);
 
@@ -67,7 +68,7 @@ describe('rule 6 (terminal): crashes and replicas', () => {
     expect(end.description).toBe('deployed to 3/3 hosts');
     for (const host of ['web-1', 'web-2', 'web-3']) expect(lines(join(world.dir, `${host}.runs`)), host).toHaveLength(1);
     expect(world.github.statuses(id).map((s) => s.description)).toContain('resumed by another bot after its runner stopped');
-  }, 150_000);
+  }, 400_000);
 
   it('kill -9 mid-host without revision, PostgreSQL: another replica takes over and ends error, naming the unknown host; nothing runs again', async () => {
     database = await freshPostgresDatabase();
@@ -85,7 +86,7 @@ describe('rule 6 (terminal): crashes and replicas', () => {
     expect(lines(join(world.dir, 'web-1.runs'))).toHaveLength(1);
     expect(lines(join(world.dir, 'web-2.runs'))).toHaveLength(1);
     expect(existsSync(join(world.dir, 'web-3.runs'))).toBe(false);
-  }, 150_000);
+  }, 400_000);
 
   it('two bots on one PostgreSQL receiving the same webhooks: each deployment runs once, never two at once per environment', async () => {
     database = await freshPostgresDatabase();
@@ -137,5 +138,5 @@ describe('rule 6 (terminal): crashes and replicas', () => {
       }
     }
     expect(readdirSync(world.dir).filter((f) => f.endsWith('.runs'))).toHaveLength(6);
-  }, 150_000);
+  }, 400_000);
 });

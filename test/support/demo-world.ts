@@ -11,7 +11,8 @@
 //   await demo.close();
 //
 // Each host's deploy appends `<environment> <sha> <deployment id>` to $HOST_DIR/deploys.log, fails at
-// once when $HOST_DIR/fail-deploy exists, sleeps a little, then writes the SHA to
+// once when $HOST_DIR/fail-deploy exists, sleeps a little (and on, while $HOST_DIR/hold exists: a test
+// keeps a host busy until something happened elsewhere), then writes the SHA to
 // $HOST_DIR/<environment>.sha, which the `revision` command reads back.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -88,13 +89,22 @@ export function deployCommand(seconds: number): string {
     'echo "$DEPLOY_ENVIRONMENT $DEPLOY_SHA $DEPLOY_ID" >> "$HOST_DIR/deploys.log"',
     'if [ -e "$HOST_DIR/fail-deploy" ]; then echo "fail-deploy is set on this host" >&2; exit 1; fi',
     `sleep ${seconds}`,
+    // Held by a test; bounded, so that a hold never let go ends in a failed assertion, not a hang.
+    'i=0; while [ -e "$HOST_DIR/hold" ] && [ $i -lt 150 ]; do i=$((i + 1)); sleep 0.1; done',
     'printf "%s\\n" "$DEPLOY_SHA" > "$HOST_DIR/$DEPLOY_ENVIRONMENT.sha"',
     'echo "$DEPLOY_ENVIRONMENT now runs $DEPLOY_SHA"',
   ].join('\n');
 }
 
 export function demoDeployYml(hosts: string[], deploySeconds: number): string {
-  const common = { hosts, deploy: deployCommand(deploySeconds), revision: 'cat "$HOST_DIR/$DEPLOY_ENVIRONMENT.sha" 2>/dev/null || true' };
+  // A command timeout near what the deploy needs: a host left in doubt by a crash can be asked its
+  // revision only once the command's hard limit has passed (docs/exactly-once.md).
+  const common = {
+    hosts,
+    deploy: deployCommand(deploySeconds),
+    revision: 'cat "$HOST_DIR/$DEPLOY_ENVIRONMENT.sha" 2>/dev/null || true',
+    timeouts: { connect: '5s', command: `${deploySeconds + 20}s`, total: '30m' },
+  };
   return stringify({
     default_environment: 'staging',
     environments: {
