@@ -10,6 +10,8 @@ import { RedactingLineStream } from './output.ts';
 
 /** How much later than the step's own timeout the host-side `timeout` kills it: the bot's kill comes first. */
 export const HOST_KILL_GRACE_MS = 5_000;
+/** Added to a step's hard limit in its recorded intent: clock offset, and the command's way to the host. */
+export const INTENT_SLACK_MS = 10_000;
 
 export async function rollout(job: DeployJob, transport: HostTransport, events: DeployEvents): Promise<DeployResult> {
   // Bad values end the deployment before any host is contacted, not halfway through the rollout.
@@ -96,11 +98,13 @@ async function deployHost(job: DeployJob, transport: HostTransport, host: string
   try {
     const step: Step = async (phase, command, capture) => {
       const timeoutMs = Math.max(1, Math.min(config.timeouts.command, remaining(job)));
-      const hardLimitMs = timeoutMs + HOST_KILL_GRACE_MS;
+      // Counted from before the intent is written: the command is dead on the host before the deadline the
+      // intent records (which adds INTENT_SLACK_MS for clock offset and the command's way to the host).
+      const hardDeadline = Date.now() + timeoutMs + HOST_KILL_GRACE_MS;
       if (phase === 'revision') events.hostPhase(host, phase);
       // Write-ahead: a step that may act starts only once the store holds its intent.
-      else if (!(await events.beginStep(host, phase, hardLimitMs))) return NOT_STARTED;
-      return runStep(job, connection, host, command, events, { timeoutMs, hardDeadline: Date.now() + hardLimitMs }, capture);
+      else if (!(await events.beginStep(host, phase, timeoutMs + HOST_KILL_GRACE_MS + INTENT_SLACK_MS))) return NOT_STARTED;
+      return runStep(job, connection, host, command, events, { timeoutMs, hardDeadline }, capture);
     };
     if (config.revision) {
       const output: string[] = [];
