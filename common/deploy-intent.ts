@@ -33,7 +33,6 @@ export function isForced(payload: unknown): boolean {
 
 export const TERMINAL_STATUS_STATES = ['success', 'failure', 'error', 'inactive'] as const;
 export type TerminalStatusState = (typeof TERMINAL_STATUS_STATES)[number];
-export type StatusState = 'queued' | 'in_progress' | 'pending' | TerminalStatusState;
 
 export function isTerminalStatus(state: string): state is TerminalStatusState {
   return (TERMINAL_STATUS_STATES as readonly string[]).includes(state);

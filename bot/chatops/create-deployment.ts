@@ -12,7 +12,7 @@ export interface ChatOpsPayload {
   command: DeployKind;
 }
 
-export interface DeploymentRequest {
+export interface ChatOpsDeploymentRequest {
   repository: string;
   /** Resolved once, when the command was read: never a branch name that could move meanwhile. */
   sha: string;
@@ -33,7 +33,7 @@ export type CreateOutcome =
   /** GitHub refused it (nothing was created), or its answer was lost (unknown: not retried). */
   | { kind: 'failed'; message: string };
 
-export async function createDeployment(client: GitHubClient, request: DeploymentRequest): Promise<CreateOutcome> {
+export async function createChatOpsDeployment(client: GitHubClient, request: ChatOpsDeploymentRequest): Promise<CreateOutcome> {
   const { owner, repo } = splitRepository(request.repository);
   const payload = {
     force: request.force,
@@ -72,7 +72,7 @@ export async function createDeployment(client: GitHubClient, request: Deployment
   }
 }
 
-function descriptionFor(request: DeploymentRequest): string {
+function descriptionFor(request: ChatOpsDeploymentRequest): string {
   if (request.kind === 'rollback') return `rollback of ${request.environment} to ${request.sha.slice(0, 7)}${request.rollbackOf ? ` (from ${request.rollbackOf.slice(0, 7)})` : ''}, requested by @${request.requestedBy}`;
   return `${request.kind === 'noop' ? 'noop deploy' : 'deploy'} requested by @${request.requestedBy} from a pull request comment`;
 }

@@ -4,7 +4,7 @@
 import type { EnvironmentConfig } from '../engine/deploy-config.ts';
 import { editReply, postReply } from './comments.ts';
 import { reply, type Answer, type CommandScope } from './command-scope.ts';
-import { createDeployment } from './create-deployment.ts';
+import { createChatOpsDeployment } from './create-deployment.ts';
 import { rollbackTarget } from './history.ts';
 import { checksReply, deployReply, failedReply, nothingToRollBackReply, type DeployKind } from './replies.ts';
 
@@ -49,7 +49,7 @@ export async function runDeploy(scope: CommandScope, command: DeployCommand): Pr
       headMovedTo: null,
     }),
   );
-  const outcome = await createDeployment(scope.client, {
+  const outcome = await createChatOpsDeployment(scope.client, {
     repository: scope.repository,
     sha,
     environment: command.environment,

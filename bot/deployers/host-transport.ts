@@ -1,7 +1,7 @@
 // How the rollout reaches one host: `local` (processes here) and `ssh` (ssh2) implement this, and
 // the rollout's rules (order, concurrency, failures, unknown outcomes) stay in one place: rollout.ts.
 
-export interface RunOptions {
+export interface CommandOptions {
   /** DEPLOY_* variables; the transport sets them by a quoted prefix, never by templating. */
   env: Record<string, string>;
   /** Kill the command after this long; the host then counts as failed. */
@@ -32,7 +32,7 @@ export type CommandEnd =
   | { kind: 'halted'; confirmed: boolean };
 
 export interface HostConnection {
-  run(command: string, options: RunOptions): Promise<CommandEnd>;
+  run(command: string, options: CommandOptions): Promise<CommandEnd>;
   close(): void;
 }
 

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { shellCommandWithEnv } from '../../common/shell.ts';
 import type { DeployEvents, DeployJob, Deployer } from './deployer.ts';
 import type { DeployResult } from '../engine/outcomes.ts';
-import type { CommandEnd, HostConnection, HostTransport, RunOptions } from './host-transport.ts';
+import type { CommandEnd, HostConnection, HostTransport, CommandOptions } from './host-transport.ts';
 import { rollout } from './rollout.ts';
 
 export class LocalDeployer implements Deployer {
@@ -26,7 +26,7 @@ class LocalConnection implements HostConnection {
     this.cwd = cwd;
   }
 
-  run(command: string, options: RunOptions): Promise<CommandEnd> {
+  run(command: string, options: CommandOptions): Promise<CommandEnd> {
     return new Promise((resolve) => {
       if (options.halt.aborted) return resolve({ kind: 'halted', confirmed: true }); // nothing started
       // Its own process group, so a timeout kills the command and everything it started; under a hard

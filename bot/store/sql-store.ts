@@ -85,11 +85,11 @@ class SqlStore implements Store {
         record.repository,
         record.environment,
       ]);
-      const idempotencyKey = typeof record.payload.idempotency_key === 'string' ? record.payload.idempotency_key : null;
-      const sameIdempotencyKey = idempotencyKey
+      const actionKey = typeof record.payload.idempotency_key === 'string' ? record.payload.idempotency_key : null;
+      const sameIdempotencyKey = actionKey
         ? await tx.query("SELECT id, state FROM deployments WHERE repository = $1 AND payload->>'idempotency_key' = $2 AND id <> $3 AND state <> 'received' ORDER BY received_at, id", [
             record.repository,
-            idempotencyKey,
+            actionKey,
             id,
           ])
         : [];

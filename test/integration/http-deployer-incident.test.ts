@@ -4,7 +4,7 @@
 // exactly once, report the truth (the status endpoint's answer; `error`, not retried, when there is
 // none) and never send a second POST for the key. Then the variants listed in issue 6.
 import { afterEach, describe, expect, it } from 'vitest';
-import { HttpDeployer, idempotencyKey } from '../../bot/deployers/http/http-deployer.ts';
+import { HttpDeployer, deployerIdempotencyKey } from '../../bot/deployers/http/http-deployer.ts';
 import type { DeployResult } from '../../bot/engine/outcomes.ts';
 import { startDeployerService, type DeployerService, type DeployerServiceOptions } from '../support/deployer-service.ts';
 import { deployJob, httpDefinition, recordEvents, type RecordedEvents } from '../support/http-deploy-fixtures.ts';
@@ -14,8 +14,10 @@ import { startReverseProxy, type ReverseProxy, type ReverseProxyOptions } from '
 // The incident's shape, shortened: workers and proxy give up at 1 s, a deploy takes 2.5 s.
 const WORKER_TIMEOUT_MS = 1000;
 const DEPLOY_MS = 2500;
+// Bound on waiting for what the deployer reports: far beyond what a loaded machine takes.
+const WAIT_MS = 30_000;
 const job = deployJob();
-const KEY = idempotencyKey(job);
+const KEY = deployerIdempotencyKey(job);
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -40,7 +42,8 @@ function shipguard(proxyUrl: string, statusUrl: boolean) {
     httpDefinition({
       url: `${proxyUrl}/deploy`,
       ...(statusUrl ? { status_url: `${proxyUrl}/deploy/{key}` } : {}),
-      timeouts: { connect: '1s', response: '10s', total: '30s' },
+      // connect: many times a loopback connect on a loaded machine (only refusals are tested here).
+      timeouts: { connect: '3s', response: '10s', total: '30s' },
       poll_interval: '200ms',
       max_poll_interval: '500ms',
     }),
@@ -89,7 +92,7 @@ describe('the incident: a deploy that outlives the proxy in front of the service
     expect(result.state).toBe('error');
     expect(result.description).toMatch(/^outcome unknown: HTTP 50[24] from deployer legacy or a proxy in front of it; not retried$/);
     // The truth on the service's side: the deploy went on and succeeded, once; shipguard did not claim it.
-    await expect.poll(async () => (await serviceRecord(service)).executions.map((e) => e.state), { timeout: 10_000 }).toEqual(['success']);
+    await expect.poll(async () => (await serviceRecord(service)).executions.map((e) => e.state), { timeout: WAIT_MS }).toEqual(['success']);
     await expectDeployedOnceWithOnePost(service);
   });
 });
@@ -146,7 +149,8 @@ describe('variants', () => {
   });
 
   it('a slow status endpoint (its first answers cut by the proxy) is asked again, never posted to', async () => {
-    const service = await deployerService({ slowStatusMs: 1500, slowStatusCount: 2 });
+    // Slow by far more than the proxy's 1 s: nginx cuts these answers first, however busy the machine.
+    const service = await deployerService({ slowStatusMs: 4000, slowStatusCount: 2 });
     const proxy = await reverseProxy(service.port);
     const recorded = recordEvents();
 
@@ -164,9 +168,9 @@ describe('variants', () => {
     const recorded = recordEvents();
 
     const deploying = shipguard(proxy.url, true).deploy(job, recorded.events);
-    await expect.poll(() => progressText(recorded), { timeout: 10_000 }).toMatch(/outcome unknown/);
+    await expect.poll(() => progressText(recorded), { timeout: WAIT_MS }).toMatch(/outcome unknown/);
     await proxy.stop();
-    await expect.poll(() => progressText(recorded), { timeout: 10_000 }).toMatch(/status check: connection refused; retrying/);
+    await expect.poll(() => progressText(recorded), { timeout: WAIT_MS }).toMatch(/status check: connection refused; retrying/);
     await proxy.start();
     const result = await deploying;
 
@@ -179,7 +183,7 @@ describe('variants', () => {
     const recorded = recordEvents();
 
     const deploying: Promise<DeployResult> = shipguard(`http://127.0.0.1:${proxyPort}`, true).deploy(job, recorded.events);
-    await expect.poll(() => progressText(recorded), { timeout: 10_000 }).toMatch(/deployer legacy unreachable \(connection refused\); nothing sent, retrying/);
+    await expect.poll(() => progressText(recorded), { timeout: WAIT_MS }).toMatch(/deployer legacy unreachable \(connection refused\); nothing sent, retrying/);
     const service = await deployerService({ deployMs: 200 });
     await reverseProxy(service.port, { port: proxyPort });
     const result = await deploying;
@@ -194,7 +198,7 @@ describe('variants', () => {
     const recorded = recordEvents();
 
     const deploying = shipguard(proxy.url, true).deploy(job, recorded.events);
-    await expect.poll(() => progressText(recorded), { timeout: 10_000 }).toMatch(/status check: HTTP 502; retrying/);
+    await expect.poll(() => progressText(recorded), { timeout: WAIT_MS }).toMatch(/status check: HTTP 502; retrying/);
     const service = await deployerService({ port: servicePort });
     const result = await deploying;
 

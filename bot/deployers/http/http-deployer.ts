@@ -37,7 +37,7 @@ export function httpDeployerFor(definition: HttpDeployerDefinition): HttpDeploye
 }
 
 /** The idempotency key of a deployment: `<owner>/<repo>#<deployment id>`, also the status URL's `{key}`. */
-export function idempotencyKey(job: Pick<DeployJob, 'repository' | 'deploymentId'>): string {
+export function deployerIdempotencyKey(job: Pick<DeployJob, 'repository' | 'deploymentId'>): string {
   return `${job.repository}#${job.deploymentId}`;
 }
 
@@ -62,7 +62,7 @@ class HttpDeployRun {
     this.definition = definition;
     this.job = job;
     this.events = events;
-    this.key = idempotencyKey(job);
+    this.key = deployerIdempotencyKey(job);
     this.deadline = Math.min(job.deadline, Date.now() + definition.timeouts.total);
     this.secretForms = secretForms(definition.token ? [...job.secrets, definition.token] : job.secrets);
   }

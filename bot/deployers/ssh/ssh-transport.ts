@@ -13,7 +13,7 @@ import { StringDecoder } from 'node:string_decoder';
 import ssh2, { type Client, type ClientChannel, type ConnectConfig } from 'ssh2'; // CommonJS: Node sees no named exports
 import { shellCommandWithEnv } from '../../../common/shell.ts';
 import { parseHostSpec, type HostAddress } from '../../engine/host-spec.ts';
-import { ConnectFailure, type CommandEnd, type HostConnection, type HostTransport, type RunOptions } from '../host-transport.ts';
+import { ConnectFailure, type CommandEnd, type HostConnection, type HostTransport, type CommandOptions } from '../host-transport.ts';
 import { Slots, type HandshakeSlots } from './connection-limits.ts';
 import type { KnownHosts } from './known-hosts.ts';
 
@@ -169,7 +169,7 @@ class SshConnection implements HostConnection {
     });
   }
 
-  run(command: string, options: RunOptions): Promise<CommandEnd> {
+  run(command: string, options: CommandOptions): Promise<CommandEnd> {
     return new Promise((resolve) => {
       // Printed first by the login shell, then `exec` keeps the same pid: the command's process group.
       const marker = `shipguard-pgid:${randomBytes(6).toString('hex')}:`;
@@ -274,7 +274,7 @@ class SshConnection implements HostConnection {
   }
 
   /** Streams the channel's output, holding stdout back until the process-group line is seen. */
-  private attach(channel: ClientChannel, marker: string, options: RunOptions, armInactivity: () => void, setGroup: (pgid: number) => void): void {
+  private attach(channel: ClientChannel, marker: string, options: CommandOptions, armInactivity: () => void, setGroup: (pgid: number) => void): void {
     const stdout = new StringDecoder('utf8');
     const stderr = new StringDecoder('utf8');
     let preamble: string | null = '';
