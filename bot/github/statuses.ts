@@ -76,14 +76,23 @@ export class StatusPublisher {
   async drain(): Promise<void> {
     const { store, owner } = this.options;
     const senders: Promise<void>[] = [];
-    for (;;) {
-      const claimed = await store.claimStatuses(owner, STATUS_HOLD_MS, STATUS_CLAIM, [...this.busy]);
-      if (claimed.length === 0) break;
-      const installation = claimed[0]!.installationId;
-      this.busy.add(installation);
-      senders.push(this.sendAll(claimed).finally(() => this.busy.delete(installation)));
+    let claimFailure: unknown = null;
+    try {
+      for (;;) {
+        const claimed = await store.claimStatuses(owner, STATUS_HOLD_MS, STATUS_CLAIM, [...this.busy]);
+        if (claimed.length === 0) break;
+        const installation = claimed[0]!.installationId;
+        this.busy.add(installation);
+        senders.push(this.sendAll(claimed).finally(() => this.busy.delete(installation)));
+      }
+    } catch (error) {
+      claimFailure = error;
     }
-    await Promise.all(senders);
+    // Every sender started is awaited, even when claiming more failed (the store went away mid-round): a
+    // sender left behind would reject unhandled when the store fails it too, and that ends the process.
+    const failed = (await Promise.allSettled(senders)).find((result) => result.status === 'rejected');
+    if (claimFailure !== null) throw claimFailure;
+    if (failed) throw failed.reason;
   }
 
   private async sendAll(claimed: PendingStatus[]): Promise<void> {
