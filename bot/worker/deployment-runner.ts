@@ -57,6 +57,9 @@ export class DeploymentRunner {
   private cancelledBy: string | null;
   private readonly timers: NodeJS.Timeout[] = [];
   private renewalTimer: NodeJS.Timeout | undefined;
+  /** The renewal in flight, if any; once `renewalsStopped`, none is sent or scheduled again. */
+  private renewing: Promise<void> = Promise.resolve();
+  private renewalsStopped = false;
   /** Writes that must reach the store, in order; retried until taken or fenced. */
   private journal: Promise<boolean> = Promise.resolve(true);
 
@@ -132,8 +135,12 @@ export class DeploymentRunner {
     }
     await output.flush();
     if (result.state === 'handed_over') {
-      // Record what was observed, then let the lease go at once: the next bot continues from there.
-      if (await this.journal) await this.tryWrite(() => store.releaseLease(this.lease));
+      // Record what was observed, then let the lease go at once: the next bot continues from there. No
+      // renewal may land after the release (it would hold the lease again): stop them, let the last one settle.
+      if (await this.journal) {
+        await this.stopRenewals();
+        await this.tryWrite(() => store.releaseLease(this.lease));
+      }
       log.info({ deployment: this.id, why: result.description }, 'deployment handed over');
       return this.stopTimers();
     }
@@ -208,22 +215,31 @@ export class DeploymentRunner {
   /** Renews the lease, and halts the runner before the lease can lapse without a renewal. */
   private keepLease(): void {
     const { store, lease: timing, log } = this.context;
+    // A renewal answered after the runner stopped schedules nothing: a timer armed then would outlive
+    // stopTimers() and renew the lease of a runner that is gone (after a handover: forever, and nobody
+    // could take the deployment over).
+    const schedule = (ms: number) => {
+      if (!this.renewalsStopped) this.renewalTimer = setTimeout(() => (this.renewing = renew()), ms);
+    };
     const renew = async () => {
       const sentAt = Date.now();
       try {
-        if (await store.renewLease(this.lease, timing.durationMs)) {
+        const renewed = await store.renewLease(this.lease, timing.durationMs);
+        if (this.renewalsStopped) return;
+        if (renewed) {
           this.renewedAt = sentAt;
-          this.renewalTimer = setTimeout(() => void renew(), timing.renewMs);
+          schedule(timing.renewMs);
           return;
         }
         this.fencedOut();
         return;
       } catch (error) {
+        if (this.renewalsStopped) return;
         log.warn({ err: error, deployment: this.id }, 'could not renew the lease');
       }
-      if (!this.fenced && !this.abandoned) this.renewalTimer = setTimeout(() => void renew(), renewalRetryMs(timing));
+      if (!this.fenced && !this.abandoned) schedule(renewalRetryMs(timing));
     };
-    this.renewalTimer = setTimeout(() => void renew(), timing.renewMs);
+    schedule(timing.renewMs);
     this.timers.push(
       setInterval(() => {
         if (this.standing() === 'lapsing') this.halt('the lease could not be renewed and is about to lapse');
@@ -326,7 +342,15 @@ export class DeploymentRunner {
     this.halt('the lease is no longer this runner’s (another bot took the deployment over, or it ended)');
   }
 
+  /** No renewal is sent after this; resolves once the one in flight, if any, has its answer. */
+  private async stopRenewals(): Promise<void> {
+    this.renewalsStopped = true;
+    clearTimeout(this.renewalTimer);
+    await this.renewing;
+  }
+
   private stopTimers(): void {
+    this.renewalsStopped = true;
     clearTimeout(this.renewalTimer);
     for (const timer of this.timers) clearInterval(timer);
   }
