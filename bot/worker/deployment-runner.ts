@@ -228,7 +228,8 @@ export class DeploymentRunner {
         if (this.renewalsStopped) return;
         if (renewed) {
           this.renewedAt = sentAt;
-          schedule(timing.renewMs);
+          // Counted from when this renewal was sent: a slow answer does not push the next one later.
+          schedule(Math.max(0, sentAt + timing.renewMs - Date.now()));
           return;
         }
         this.fencedOut();
