@@ -30,7 +30,7 @@ export async function admitReceived(context: AdmissionContext): Promise<number> 
     if (!configs.has(key)) configs.set(key, context.loadConfig(record.installationId, record.repository));
     return configs.get(key)!;
   };
-  for (const record of await store.claimReceived(owner, ADMISSION_HOLD_MS, 20)) {
+  const admitOne = async (record: DeploymentRecord) => {
     let config: ConfigFact;
     let endedOnGitHub: string | null;
     try {
@@ -45,14 +45,24 @@ export async function admitReceived(context: AdmissionContext): Promise<number> 
     } catch (error) {
       // GitHub unreachable: reading is safe to repeat, so the deployment waits for the next round.
       log.warn({ err: error, deployment: record.id }, 'could not read from GitHub; will try again');
-      continue;
+      return;
     }
     const admission = await store.admit(record.id, config, admit, (decision, current) => admissionStatuses(decision, current, context.links), endedOnGitHub);
     if (admission) {
       decided++;
       context.onAdmitted?.(record, admission);
     }
-  }
+  };
+  // Repositories side by side, so one whose GitHub reads are slow (rate-limited, hanging until their
+  // deadline) cannot hold up the others; within a repository, in the order received (rule 1's "first").
+  const byRepository = Map.groupBy(await store.claimReceived(owner, ADMISSION_HOLD_MS, 20), (r) => `${r.installationId} ${r.repository}`);
+  const rounds = await Promise.allSettled(
+    [...byRepository.values()].map(async (records) => {
+      for (const record of records) await admitOne(record);
+    }),
+  );
+  const failed = rounds.find((round) => round.status === 'rejected');
+  if (failed) throw failed.reason; // the store failed: the worker logs it and tries again
   return decided;
 }
 
