@@ -140,6 +140,7 @@ class SqlStore implements Store {
     const candidates = await this.db.query(
       `SELECT DISTINCT ON (repository, environment) id, repository, environment FROM deployments q
        WHERE state = 'queued' AND NOT EXISTS (SELECT 1 FROM deployments r WHERE r.repository = q.repository AND r.environment = q.environment AND r.state = 'running')
+         AND NOT EXISTS (${COMMAND_MAY_STILL_ACT.replace('$1', 'q.repository').replace('$2', 'q.environment')})
        ORDER BY repository, environment, queued_at, id LIMIT 20`,
     );
     for (const candidate of candidates) {
@@ -147,6 +148,7 @@ class SqlStore implements Store {
         await lockEnvironment(tx, String(candidate.repository), String(candidate.environment));
         const running = await tx.query("SELECT 1 FROM deployments WHERE repository = $1 AND environment = $2 AND state = 'running'", [candidate.repository, candidate.environment]);
         if (running.length) return null;
+        if ((await tx.query(COMMAND_MAY_STILL_ACT, [candidate.repository, candidate.environment])).length) return null;
         const [next] = await tx.query("SELECT * FROM deployments WHERE repository = $1 AND environment = $2 AND state = 'queued' ORDER BY queued_at, id LIMIT 1 FOR UPDATE", [
           candidate.repository,
           candidate.environment,
@@ -439,6 +441,14 @@ class SqlStore implements Store {
  * against a concurrent takeover (which bumps the epoch) until the write commits.
  */
 const FENCE = "SELECT id FROM deployments WHERE id = $1 AND lease_epoch = $2 AND state = 'running' FOR SHARE";
+
+/**
+ * A host of the environment whose last command's end was never observed may still be running it until
+ * its recorded hard limit: no deployment of that environment starts before then (rule 2 for commands
+ * that outlive the deployment that started them, e.g. one that ended `unknown`).
+ */
+const COMMAND_MAY_STILL_ACT = `SELECT 1 FROM deployments d JOIN deployment_hosts h ON h.deployment_id = d.id
+  WHERE d.repository = $1 AND d.environment = $2 AND h.act_deadline > now() AND d.state <> 'running'`;
 
 /** Locks the environment's anchor row for the transaction (creating it on first use); returns its /lock. */
 async function lockEnvironment(tx: SqlExecutor, repository: string, environment: string): Promise<EnvironmentLock | null> {

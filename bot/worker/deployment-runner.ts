@@ -187,8 +187,9 @@ export class DeploymentRunner {
    */
   private async beginStep(host: string, phase: ActingPhase, hardLimitMs: number): Promise<boolean> {
     const { store, log } = this.context;
-    if (phase === 'deploy' && this.drainSignal.signal.aborted) return false;
     for (;;) {
+      // Checked on every try: a handover that comes while the write is retried still keeps a new host off.
+      if (phase === 'deploy' && this.drainSignal.signal.aborted) return false;
       if (this.haltSignal.signal.aborted || this.fenced) return false;
       if (this.standing() === 'held') {
         try {
