@@ -4,7 +4,9 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bot } from '../../bot/bot.ts';
-import { deployYml, startBotIn, startWorld, type World } from '../support/bot-harness.ts';
+import { deployYml, startBotIn, type World } from '../support/bot-harness.ts';
+import { seedEmbeddedStore } from '../support/databases.ts';
+import { startSeededWorld } from '../support/seeded-world.ts';
 
 // The output carries markup: the page must show it as text, never run it.
 const DEPLOY = `echo "<b>deploying</b> $DEPLOY_SHA to $DEPLOY_HOST"; sleep 0.2`;
@@ -12,9 +14,9 @@ const DEPLOY = `echo "<b>deploying</b> $DEPLOY_SHA to $DEPLOY_HOST"; sleep 0.2`;
 let world: World;
 let bot: Bot;
 beforeAll(async () => {
-  world = await startWorld({ deployYml: deployYml(`  staging:\n    deployer: local\n    hosts: [web-1, web-2]\n    concurrency: 2\n    deploy: '${DEPLOY}'\n`) });
+  world = await startSeededWorld({ deployYml: deployYml(`  staging:\n    deployer: local\n    hosts: [web-1, web-2]\n    concurrency: 2\n    deploy: '${DEPLOY}'\n`) });
   bot = await startBotIn(world);
-});
+}, 180_000);
 afterAll(async () => {
   await bot?.stop();
   await world?.close();
@@ -22,7 +24,7 @@ afterAll(async () => {
 
 async function deployAndWait(ref = 'main'): Promise<{ id: number; logUrl: string; state: string }> {
   const id = await world.createDeployment({ ref });
-  const final = await world.github.waitFor(() => world.github.statuses(id).find((s) => ['success', 'failure', 'error', 'inactive'].includes(s.state)), 30_000);
+  const final = await world.github.waitFor(() => world.github.statuses(id).find((s) => ['success', 'failure', 'error', 'inactive'].includes(s.state)), 60_000);
   return { id, logUrl: final.logUrl, state: final.state };
 }
 
@@ -34,7 +36,9 @@ function sample(text: string, name: string, labels: string): number {
 
 const metrics = async () => (await fetch(`${bot.url}/metrics`)).text();
 
-describe('the log page', () => {
+// Bounds for a bot's whole conversation on a loaded machine (bot start, GitHub's stand-in, deploys):
+// far beyond what it takes; what is checked is what happens, not how fast.
+describe('the log page', { timeout: 180_000 }, () => {
   it('shows the timeline, the hosts with state and duration, and each host’s output, at the link GitHub got', async () => {
     const { id, logUrl } = await deployAndWait();
     const address = new URL(logUrl);
@@ -85,7 +89,7 @@ describe('the log page', () => {
   });
 });
 
-describe('/healthz and /metrics', () => {
+describe('/healthz and /metrics', { timeout: 180_000 }, () => {
   it('/healthz answers ok while the store answers', async () => {
     const response = await fetch(`${bot.url}/healthz`);
     expect(response.status).toBe(200);
@@ -111,7 +115,9 @@ describe('/healthz and /metrics', () => {
 
   it('counts store calls that fail, and /healthz says the store is down', async () => {
     // A bot of its own (own store folder): this one loses its store for good.
-    const broken = await startBotIn(world, { env: { DATA_DIR: join(world.dir, 'store-to-break') } });
+    const dataDir = join(world.dir, 'store-to-break');
+    await seedEmbeddedStore(dataDir);
+    const broken = await startBotIn(world, { env: { DATA_DIR: dataDir } });
     try {
       const before = sample(await (await fetch(`${broken.url}/metrics`)).text(), 'shipguard_store_errors_total', 'operation="deployments"');
       await broken.store.close();

@@ -1,15 +1,18 @@
 // The bot as GitHub sees it: signed webhooks from the stand-in, statuses written back through the
 // REST API (checked against GitHub's OpenAPI description by the stand-in).
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Bot } from '../../bot/bot.ts';
-import { deployYml, startBotIn, startWorld, type World } from '../support/bot-harness.ts';
+import { deployYml, startBotIn, type World } from '../support/bot-harness.ts';
+import { startSeededWorld } from '../support/seeded-world.ts';
 
 const yml = (deploy: string, extra = '') =>
   deployYml(`  staging:\n    deployer: local\n    url: https://staging.example.com\n    hosts: [web-1, web-2]\n    concurrency: 2\n    deploy: '${deploy}'\n${extra}`);
 
-describe('bot: deployment webhooks', () => {
+// Bounds for a bot's whole conversation on a loaded machine (bot start, GitHub's stand-in, deploys):
+// far beyond what it takes; what is checked is what happens, not how fast.
+describe('bot: deployment webhooks', { timeout: 180_000 }, () => {
   let world: World;
   let bot: Bot | undefined;
   afterEach(async () => {
@@ -18,12 +21,12 @@ describe('bot: deployment webhooks', () => {
     await world?.close();
   });
 
-  async function terminal(id: number, timeoutMs = 30_000) {
+  async function terminal(id: number, timeoutMs = 60_000) {
     return world.github.waitFor(() => world.github.statuses(id).find((s) => ['success', 'failure', 'error', 'inactive'].includes(s.state)), timeoutMs);
   }
 
   it('deploys a deployment created on GitHub and records queued → in_progress → success there', async () => {
-    world = await startWorld({ deployYml: yml('echo "$DEPLOY_SHA" >> "$DEPLOY_HOST.log"') });
+    world = await startSeededWorld({ deployYml: yml('echo "$DEPLOY_SHA" >> "$DEPLOY_HOST.log"') });
     bot = await startBotIn(world);
     const id = await world.createDeployment({});
     const end = await terminal(id);
@@ -37,7 +40,7 @@ describe('bot: deployment webhooks', () => {
   });
 
   it('rule 1: the same delivery redelivered 10 times at once makes one deployment run once', async () => {
-    world = await startWorld({ deployYml: yml('sleep 0.5; echo x >> "$DEPLOY_HOST.count"') });
+    world = await startSeededWorld({ deployYml: yml('sleep 0.5; echo x >> "$DEPLOY_HOST.count"') });
     bot = await startBotIn(world);
     const id = await world.createDeployment({});
     const original = await world.github.waitFor(() => world.github.deliveries.find((d) => d.event === 'deployment' && d.status !== null));
@@ -51,7 +54,7 @@ describe('bot: deployment webhooks', () => {
   });
 
   it('rule 8: a webhook with a bad signature gets 4xx and records nothing', async () => {
-    world = await startWorld({ deployYml: yml('true') });
+    world = await startSeededWorld({ deployYml: yml('true') });
     bot = await startBotIn(world);
     const response = await fetch(`${bot.url}/api/github/webhooks`, {
       method: 'POST',
@@ -65,20 +68,23 @@ describe('bot: deployment webhooks', () => {
   });
 
   it('rule 7: the webhook is answered while the deploy still runs', async () => {
-    world = await startWorld({ deployYml: yml('sleep 3') });
+    // The deploy ends only once the test has seen the answer (it then creates `release`), however slow
+    // the machine; bounded, so that a release never made fails the deploy instead of hanging.
+    world = await startSeededWorld({ deployYml: yml('i=0; until [ -e release ]; do i=$((i + 1)); [ $i -lt 600 ] || exit 99; sleep 0.1; done') });
     bot = await startBotIn(world);
     const id = await world.createDeployment({});
     const delivery = await world.github.waitFor(() => world.github.deliveries.find((d) => d.event === 'deployment' && d.status !== null));
     expect(delivery.status).toBeLessThan(300);
     expect(world.github.statuses(id).some((s) => s.state === 'success')).toBe(false);
+    writeFileSync(join(world.dir, 'release'), '');
     expect((await terminal(id)).state).toBe('success');
   });
 
   it('rule 1: 50 concurrent deployments of one sha and environment: one runs, 49 end inactive "duplicate of #N"', async () => {
-    world = await startWorld({ deployYml: yml('echo run >> "$DEPLOY_HOST.runs"') });
+    world = await startSeededWorld({ deployYml: yml('echo run >> "$DEPLOY_HOST.runs"') });
     bot = await startBotIn(world);
     const ids = await Promise.all(Array.from({ length: 50 }, () => world.createDeployment({})));
-    const ends = await Promise.all(ids.map((id) => terminal(id, 90_000)));
+    const ends = await Promise.all(ids.map((id) => terminal(id, 180_000)));
     const winners = ends.filter((s) => s.state === 'success');
     expect(winners).toHaveLength(1);
     const winner = ids[ends.indexOf(winners[0]!)]!;
@@ -90,10 +96,10 @@ describe('bot: deployment webhooks', () => {
     }
     expect(readFileSync(join(world.dir, 'web-1.runs'), 'utf8').trim().split('\n')).toHaveLength(1);
     expect(world.github.problems).toEqual([]);
-  }, 120_000);
+  }, 240_000);
 
   it('rule 8: an invalid deploy.yml ends the deployment error with the path and reason, runs nothing', async () => {
-    world = await startWorld({ deployYml: 'environments:\n  staging:\n    deployer: local\n    concurrency: zero\n    deploy: touch ran\n' });
+    world = await startSeededWorld({ deployYml: 'environments:\n  staging:\n    deployer: local\n    concurrency: zero\n    deploy: touch ran\n' });
     bot = await startBotIn(world);
     const id = await world.createDeployment({});
     const end = await terminal(id);
@@ -101,7 +107,7 @@ describe('bot: deployment webhooks', () => {
   });
 
   it('reads deploy.yml from the default branch, never from the deployed ref', async () => {
-    world = await startWorld({ deployYml: yml('echo default-branch > "$DEPLOY_HOST.which"') });
+    world = await startSeededWorld({ deployYml: yml('echo default-branch > "$DEPLOY_HOST.which"') });
     world.github.setFile('acme/app', '.github/deploy.yml', yml('echo pr-branch > "$DEPLOY_HOST.which"'), 'feature');
     bot = await startBotIn(world);
     const id = await world.createDeployment({ ref: 'feature' });
@@ -110,7 +116,7 @@ describe('bot: deployment webhooks', () => {
   });
 
   it('a deploy that outlives its installation token still posts its final status', async () => {
-    world = await startWorld({ deployYml: yml('sleep 4'), tokenLifetimeMs: 2500 });
+    world = await startSeededWorld({ deployYml: yml('sleep 4'), tokenLifetimeMs: 2500 });
     bot = await startBotIn(world);
     const id = await world.createDeployment({});
     expect((await terminal(id)).state).toBe('success');

@@ -1,10 +1,11 @@
 // ChatOps deploys end to end: a PR comment becomes a GitHub deployment created by the bot, which then
 // takes the same path as the Action's (admission gates included) while the reply follows it.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Bot } from '../../bot/bot.ts';
-import { deployYml, startBotIn, startWorld, USER_TOKEN, type World } from '../support/bot-harness.ts';
+import { deployYml, startBotIn, USER_TOKEN, type World } from '../support/bot-harness.ts';
+import { startSeededWorld } from '../support/seeded-world.ts';
 import { answered, command } from './chatops-conversation.ts';
 
 const yml = deployYml(`  staging:
@@ -36,7 +37,7 @@ describe('chatops: deploys from pull request comments', () => {
   const lines = (file: string) => readFileSync(join(world!.dir, file), 'utf8').trim().split('\n');
 
   it('/deploy deploys the head SHA; production waits for staging, green checks and maintain permission', async () => {
-    world = await startWorld({ deployYml: yml });
+    world = await startSeededWorld({ deployYml: yml });
     bot = await startBotIn(world);
     const { github } = world;
     const pull = github.addPullRequest('acme/app', { headRef: 'feature' });
@@ -96,14 +97,14 @@ describe('chatops: deploys from pull request comments', () => {
     });
     expect(lines('production-app-1.log')).toEqual([head]);
     expect(github.problems).toEqual([]);
-  }, 120_000);
+  }, 300_000);
 
   it('/deploy noop runs with DEPLOY_NOOP=1 as task deploy:noop, and the head moving meanwhile is reported', async () => {
-    world = await startWorld({
+    world = await startSeededWorld({
       deployYml: deployYml(`  staging:
     deployer: local
     hosts: [web-1]
-    deploy: 'echo "$DEPLOY_SHA $DEPLOY_TASK \${DEPLOY_NOOP:-0}" >> "$DEPLOY_HOST.log"; sleep 2'
+    deploy: 'echo "$DEPLOY_SHA $DEPLOY_TASK \${DEPLOY_NOOP:-0}" >> "$DEPLOY_HOST.log"; [ -n "$DEPLOY_NOOP" ] || { i=0; until [ -e release ]; do i=$((i + 1)); [ $i -lt 600 ] || exit 99; sleep 0.1; done; }'
 `),
     });
     bot = await startBotIn(world);
@@ -116,17 +117,19 @@ describe('chatops: deploys from pull request comments', () => {
     expect(noop.reply).toContain('Dry run (noop) succeeded');
     expect(lines('web-1.log')).toEqual([`${head} deploy:noop 1`]);
 
-    // A noop never counts as a deploy of that SHA: the real deploy still runs. A push lands meanwhile.
+    // A noop never counts as a deploy of that SHA: the real deploy still runs. A push lands meanwhile:
+    // the deploy ends only once the test has pushed (it then creates `release`), however slow the machine.
     const { commentId } = await github.postComment('acme/app', pull, 'alice', '/deploy staging');
-    await github.waitFor(() => lines('web-1.log').length === 2);
+    await github.waitFor(() => lines('web-1.log').length === 2, 60_000);
     const pushed = github.addCommit('acme/app', 'feature');
+    writeFileSync(join(world.dir, 'release'), '');
     const deploy = await answered(world, pull, commentId);
     expect(deploy.reply).toContain('Deploy succeeded');
     expect(lines('web-1.log')).toEqual([`${head} deploy:noop 1`, `${head} deploy 0`]);
     expect(deploy.reply).toContain(`head moved to \`${pushed.slice(0, 7)}\``);
     expect(deploy.reply).toContain(`\`${head.slice(0, 7)}\` is what was deployed`);
     expect(github.problems).toEqual([]);
-  }, 90_000);
+  }, 240_000);
 });
 
 /** The pull request's head as GitHub answers it. */

@@ -4,7 +4,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Bot } from '../../bot/bot.ts';
-import { deployYml, startBotIn, startWorld, type World } from '../support/bot-harness.ts';
+import { deployYml, startBotIn, type World } from '../support/bot-harness.ts';
+import { startSeededWorld } from '../support/seeded-world.ts';
 import { answered, command } from './chatops-conversation.ts';
 
 describe('chatops: environments', () => {
@@ -20,7 +21,7 @@ describe('chatops: environments', () => {
   const lines = (file: string) => readFileSync(join(world!.dir, file), 'utf8').trim().split('\n');
 
   it('/lock holds staging for its owner; two users racing /deploy of one SHA make one deploy; /status tells it all', async () => {
-    world = await startWorld({
+    world = await startSeededWorld({
       deployYml: deployYml(`  staging:\n    deployer: local\n    hosts: [web-1]\n    deploy: 'echo "$DEPLOY_SHA" >> deployed.log'\n`),
     });
     bot = await startBotIn(world);
@@ -71,10 +72,10 @@ describe('chatops: environments', () => {
     const help = await command(world, pull, 'carol', '/help');
     expect(help.reply).toContain('| staging (default) | write | ✅ yes |');
     expect(github.problems).toEqual([]);
-  }, 180_000);
+  }, 300_000);
 
   it('/rollback deploys the previous successful SHA, forced; /cancel stops a rollout after the hosts in progress and cancels the queued', async () => {
-    world = await startWorld({
+    world = await startSeededWorld({
       deployYml: deployYml(`  staging:
     deployer: local
     hosts: [web-1, web-2, web-3]
@@ -127,7 +128,7 @@ describe('chatops: environments', () => {
     expect(never.reply).toContain('failure: cancelled by @alice before it started');
     expect((await command(world, second, 'alice', '/cancel staging')).reply).toContain('Nothing to cancel');
     expect(github.problems).toEqual([]);
-  }, 180_000);
+  }, 300_000);
 });
 
 async function waitUntil(check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {

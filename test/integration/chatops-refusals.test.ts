@@ -4,7 +4,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Bot } from '../../bot/bot.ts';
-import { deployYml, startBotIn, startWorld, USER_TOKEN, type World } from '../support/bot-harness.ts';
+import { deployYml, startBotIn, USER_TOKEN, type World } from '../support/bot-harness.ts';
+import { startSeededWorld } from '../support/seeded-world.ts';
 import { BOT_LOGIN, command, sleep } from './chatops-conversation.ts';
 
 const yml = deployYml(`  staging:
@@ -28,7 +29,7 @@ describe('chatops: refusals', () => {
   });
 
   it('answers each bad command with what is wrong and what is valid, deploying nothing', async () => {
-    world = await startWorld({ deployYml: yml });
+    world = await startSeededWorld({ deployYml: yml });
     bot = await startBotIn(world);
     const { github } = world;
     const pull = github.addPullRequest('acme/app', { headRef: 'feature' });
@@ -101,5 +102,5 @@ describe('chatops: refusals', () => {
     expect(existsSync(join(world.dir, 'pwned'))).toBe(false);
     expect(existsSync(join(world.dir, 'deployed.log'))).toBe(false);
     expect(github.problems).toEqual([]);
-  }, 180_000);
+  }, 300_000);
 });

@@ -1,5 +1,5 @@
 // The engine's rules end to end in one process: store, worker, local deployer, status publisher.
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startEngine, type EngineHarness } from '../support/engine-harness.ts';
@@ -15,7 +15,8 @@ environments:
     deploy: '${deploy}'
 ${extra}`;
 
-describe.each(STORE_KINDS)('engine with the local deployer (%s store)', (kind) => {
+// A bound for a deploy with its statuses on a loaded machine, not a speed check.
+describe.each(STORE_KINDS)('engine with the local deployer (%s store)', { timeout: 120_000 }, (kind) => {
   let e: EngineHarness;
   afterEach(async () => {
     await e?.cleanup();
@@ -85,10 +86,15 @@ describe.each(STORE_KINDS)('engine with the local deployer (%s store)', (kind) =
   });
 
   it('cancel: stops after the hosts in progress and says who cancelled after how many hosts', async () => {
-    e = await startEngine({ kind, deployYml: yml('    concurrency: 1\n', 'sleep 1; touch "done-$DEPLOY_HOST"').replace('    concurrency: 2\n', '') });
+    // A host's deploy ends only once the worker has seen the cancel (its event is recorded, then the test
+    // creates `release`): the cancel comes while a host is in progress, however slow the machine.
+    const untilReleased = 'i=0; until [ -e release ]; do i=$((i + 1)); [ $i -lt 600 ] || exit 99; sleep 0.1; done';
+    e = await startEngine({ kind, deployYml: yml('    concurrency: 1\n', `${untilReleased}; touch "done-$DEPLOY_HOST"`).replace('    concurrency: 2\n', '') });
     await e.receive({ id: 1 });
-    for (let i = 0; i < 200 && !(await e.store.hosts(1)).some((h) => h.state === 'running'); i++) await new Promise((r) => setTimeout(r, 25));
+    await until(async () => (await e.store.hosts(1)).some((h) => h.state === 'running'));
     await e.store.requestCancel('acme/app', 'staging', 'bob');
+    await until(async () => (await e.store.events(1)).some((event) => event.message.startsWith('cancel requested by @bob')));
+    writeFileSync(join(e.workDir, 'release'), '');
     const last = (await e.settled(1)).at(-1)!;
     expect(last.state).toBe('failure');
     expect(last.description).toMatch(/^cancelled by @bob after [12]\/3 hosts$/);
@@ -121,3 +127,12 @@ describe.each(STORE_KINDS)('engine with the local deployer (%s store)', (kind) =
     expect(output).not.toContain(Buffer.from('s3cr3t-value').toString('base64').replace(/=+$/, ''));
   });
 });
+
+/** Resolves once `check` holds; a bound (60 s) for a condition that never comes, not a speed limit. */
+async function until(check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition still false after 60 s');
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}

@@ -17,6 +17,9 @@ import {
 const KEY = 'acme/app#1042';
 const STATUS_PATH = '/status/acme%2Fapp%231042';
 const FAST = { poll_interval: '20ms', max_poll_interval: '100ms' };
+// Timeouts for tests that wait one out: short, yet many times what a loopback connect or an answer from
+// a server in this process takes on a loaded machine, so that only the silence a test arranges hits them.
+const SHORT = { connect: '1s', response: '2s' };
 
 const servers: ScriptedServer[] = [];
 afterEach(async () => {
@@ -96,7 +99,7 @@ describe('connection refused, nothing sent: retried within total', () => {
     const definition = httpDefinition({ url: `http://127.0.0.1:${port}/deploy`, ...FAST });
     const deploying = new HttpDeployer(definition).deploy(deployJob(), recorded.events);
     // Let the deployer be refused a few times before the service comes up.
-    await expect.poll(() => recorded.progress.filter((p) => p.description.includes('connection refused')).length).toBeGreaterThanOrEqual(2);
+    await expect.poll(() => recorded.progress.filter((p) => p.description.includes('connection refused')).length, { timeout: 30_000 }).toBeGreaterThanOrEqual(2);
     const late = await serve((request, res) => (request.method === 'POST' ? succeeded(res) : sendJson(res, 404, {})), port);
     const result = await deploying;
 
@@ -107,11 +110,11 @@ describe('connection refused, nothing sent: retried within total', () => {
 
   it('ends failed, nothing sent, when the service never listens before total', async () => {
     const port = await freePort();
-    const definition = httpDefinition({ url: `http://127.0.0.1:${port}/deploy`, ...FAST, timeouts: { connect: '100ms', response: '200ms', total: '400ms' } });
+    const definition = httpDefinition({ url: `http://127.0.0.1:${port}/deploy`, ...FAST, timeouts: { ...SHORT, total: '3s' } });
     const result = await new HttpDeployer(definition).deploy(deployJob(), recordEvents().events);
 
     expect(result.state).toBe('failed');
-    expect(result.description).toMatch(/^not deployed: deployer legacy unreachable until the end of total \(400ms\): connection refused; nothing was sent$/);
+    expect(result.description).toMatch(/^not deployed: deployer legacy unreachable until the end of total \(3s\): connection refused; nothing was sent$/);
   });
 });
 
@@ -194,7 +197,7 @@ describe('other 4xx: rejected, nothing ran', () => {
 
 // Each way the answer can go missing after the request was sent.
 const unknownAnswers: Array<[string, (res: http.ServerResponse, req: http.IncomingMessage) => void, RegExp]> = [
-  ['a timeout', () => {}, /no complete answer within 300ms after the request was sent/],
+  ['a timeout', () => {}, /no complete answer within 2s after the request was sent/],
   ['a reset', (_res, req) => req.socket.resetAndDestroy(), /connection reset after the request was sent/],
   ['a close without an answer', (_res, req) => req.socket.destroy(), /connection closed with no answer after the request was sent/],
   ['a 502', (res) => sendJson(res, 502, '<html><body>Bad Gateway</body></html>'), /HTTP 502 from deployer legacy or a proxy/],
@@ -220,7 +223,7 @@ const unknownAnswers: Array<[string, (res: http.ServerResponse, req: http.Incomi
 describe('timeout, reset, 5xx, unparsable body after the request was sent: unknown', () => {
   it.each(unknownAnswers)('%s with no status_url: error, not retried, one POST', async (_name, answer, reason) => {
     const server = await service(answer);
-    const result = await deployer(server, { timeouts: { connect: '100ms', response: '300ms', total: '5s' } }).deploy(deployJob(), recordEvents().events);
+    const result = await deployer(server, { timeouts: { ...SHORT, total: '30s' } }).deploy(deployJob(), recordEvents().events);
     expect(result.state).toBe('error');
     expect(result.description).toMatch(/^outcome unknown: /);
     expect(result.description).toMatch(/; not retried$/);
@@ -230,7 +233,7 @@ describe('timeout, reset, 5xx, unparsable body after the request was sent: unkno
 
   it.each(unknownAnswers)('%s with a status_url: polls it (same key) and reports what it says, one POST', async (_name, answer) => {
     const server = await service(answer, [running, succeeded]);
-    const result = await deployer(server, { ...withStatus(server), timeouts: { connect: '100ms', response: '300ms', total: '5s' } }).deploy(deployJob(), recordEvents().events);
+    const result = await deployer(server, { ...withStatus(server), timeouts: { ...SHORT, total: '30s' } }).deploy(deployJob(), recordEvents().events);
     expect(result.state).toBe('succeeded');
     expect(server.posts()).toHaveLength(1);
     expect(server.gets().map((r) => [r.path, r.headers['idempotency-key']])).toEqual([
@@ -261,7 +264,7 @@ describe('the status URL', () => {
         succeeded,
       ],
     );
-    const result = await deployer(server, { ...withStatus(server), timeouts: { connect: '100ms', response: '300ms', total: '10s' } }).deploy(
+    const result = await deployer(server, { ...withStatus(server), timeouts: { ...SHORT, total: '30s' } }).deploy(
       deployJob(),
       recordEvents().events,
     );
@@ -272,14 +275,14 @@ describe('the status URL', () => {
 
   it('a status URL that keeps saying running ends error at total, not retried', async () => {
     const server = await service((res) => sendJson(res, 504, ''), [running]);
-    const result = await deployer(server, { ...withStatus(server), timeouts: { connect: '100ms', response: '200ms', total: '500ms' } }).deploy(
+    const result = await deployer(server, { ...withStatus(server), timeouts: { ...SHORT, total: '3s' } }).deploy(
       deployJob(),
       recordEvents().events,
     );
     expect(result.state).toBe('error');
     // The last poll either heard "running" or was itself cut by `total`: both are the truth.
     expect(result.description).toMatch(
-      /^outcome unknown: HTTP 504 from deployer legacy or a proxy in front of it; (deployer still running|status check: .+) at the end of total \(500ms\); not retried$/,
+      /^outcome unknown: HTTP 504 from deployer legacy or a proxy in front of it; (deployer still running|status check: .+) at the end of total \(3s\); not retried$/,
     );
     expect(server.posts()).toHaveLength(1);
   });

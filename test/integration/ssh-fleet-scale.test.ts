@@ -83,7 +83,7 @@ describe('ssh at fleet scale', () => {
           connection.run(`sleep 0.3; echo command ${i}`, { env: {}, timeoutMs: COMMAND_MS, hardDeadline: Date.now() + COMMAND_MS + 5_000, halt: new AbortController().signal, onOutput: (stream, text) => stream === 'stdout' && output.push(text) }),
         ),
       );
-      expect(ends.every((end) => end.kind === 'exit' && end.code === 0)).toBe(true);
+      expect(ends).toEqual(outputs.map((): CommandEnd => ({ kind: 'exit', code: 0 })));
       expect(outputs.map((o) => o.join(''))).toEqual(outputs.map((_, i) => `command ${i}\n`));
     } finally {
       connection.close();

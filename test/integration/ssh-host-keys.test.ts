@@ -107,7 +107,7 @@ describe('ssh host key pinning', () => {
     const { outcome, message } = await deployTo(1, { privateKey: readFileSync(other, 'utf8') });
 
     expect(outcome).toBe('failed');
-    expect(message).toBe(`not deployed: 127.0.0.1:${fleet.hosts[1]!.port} refused the deployer's key for user root (is its public key in authorized_keys?)`);
+    expect(message).toBe(`not deployed: 127.0.0.1:${fleet.hosts[1]!.port} refused the deployer's key for user ${fleet.user} (is its public key in authorized_keys?)`);
     expect(hostFile(fleet, 1, 'deployed')).toBe('');
   });
 
@@ -133,7 +133,7 @@ describe('ssh host key pinning', () => {
       }, 150);
     };
     try {
-      const spec = `root@127.0.0.1:${port}`;
+      const spec = `${fleet.user}@127.0.0.1:${port}`;
       const knownHosts = `[127.0.0.1]:${port} ${fleet.hosts[0]!.knownHostsLine.split(' ').slice(1).join(' ')}\n`;
       const job = sshJob(fleet, { hosts: [spec], deploy: DEPLOY, timeouts: { connect: '10s', command: '20s', total: '1m' } });
       const result = await fleetDeployer(fleet, { knownHosts, connectRetryDelayMs: 500 }).deploy(job, events);

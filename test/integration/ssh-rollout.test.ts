@@ -4,11 +4,14 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { SshdFleet } from '../support/sshd-fleet.ts';
-import { SHA, fleetDeployer, hostFile, recordEvents, sshJob } from './ssh-test-job.ts';
+import { SHA, eventually, fleetDeployer, hostFile, recordEvents, release, sshJob, untilReleased } from './ssh-test-job.ts';
 
 const HOSTS = 5;
-// Each host appends its start and end (nanoseconds, one clock: they all run on this machine).
-const LOGGED_DEPLOY = 'echo "start $(date +%s%N)" >> "$HOST_DIR/deploy.log"; sleep 0.4; test ! -e "$HOST_DIR/fail-deploy"; status=$?; echo "end $(date +%s%N)" >> "$HOST_DIR/deploy.log"; exit $status';
+// Each host appends its start and end (nanoseconds, one clock: they all run on this machine); `middle`
+// runs between them.
+const loggedDeploy = (middle: string) =>
+  `echo "start $(date +%s%N)" >> "$HOST_DIR/deploy.log"; ${middle}; test ! -e "$HOST_DIR/fail-deploy"; status=$?; echo "end $(date +%s%N)" >> "$HOST_DIR/deploy.log"; exit $status`;
+const LOGGED_DEPLOY = loggedDeploy('sleep 0.4');
 
 let fleet: SshdFleet;
 beforeAll(async () => {
@@ -19,7 +22,7 @@ afterAll(async () => {
 });
 beforeEach(() => {
   for (const host of fleet.hosts) {
-    for (const file of ['deploy.log', 'fail-deploy', 'fail-health', 'rolled-back', 'REVISION', 'env.txt']) rmSync(join(host.dir, file), { force: true });
+    for (const file of ['deploy.log', 'fail-deploy', 'fail-health', 'rolled-back', 'REVISION', 'env.txt', 'release']) rmSync(join(host.dir, file), { force: true });
   }
 });
 
@@ -55,7 +58,19 @@ describe('ssh rollout over real sshd hosts', () => {
   });
 
   it('never runs more hosts at once than concurrency, and does run them together', async () => {
-    const result = await fleetDeployer(fleet).deploy(sshJob(fleet, { deploy: LOGGED_DEPLOY, concurrency: 2 }), recordEvents());
+    // A host's deploy goes on (after 0.4 s in which a third host could start) only once another host runs
+    // beside it, or once no other host is left to come: on a machine too slow for two handshakes within
+    // 0.4 s, the hosts still overlap whenever the deployer runs two at once, and never when it does not.
+    const logOf = (index: number) => hostFile(fleet, index, 'deploy.log');
+    const releaser = setInterval(() => {
+      const started = fleet.hosts.filter((h) => logOf(h.index).includes('start'));
+      const running = started.filter((h) => !logOf(h.index).includes('end'));
+      if (running.length >= 2 || started.length === HOSTS) for (const host of running) release(fleet, host.index);
+    }, 20);
+    const job = sshJob(fleet, { deploy: loggedDeploy(`sleep 0.4; ${untilReleased()}`), concurrency: 2 });
+    const result = await fleetDeployer(fleet)
+      .deploy(job, recordEvents())
+      .finally(() => clearInterval(releaser));
 
     expect(result.state).toBe('succeeded');
     const spans = intervals();
@@ -79,8 +94,15 @@ describe('ssh rollout over real sshd hosts', () => {
 
   it('stops starting hosts after the first failure with max_failures 0, and lets the running host finish', async () => {
     writeFileSync(join(fleet.hosts[1]!.dir, 'fail-deploy'), '');
-    const deploy = `${LOGGED_DEPLOY}; `.replace('sleep 0.4', 'if [ -e "$HOST_DIR/fail-deploy" ]; then sleep 0; else sleep 1.5; fi');
+    // Host 1 fails once host 0's deploy has started; host 0's deploy ends only after host 1 has failed.
+    const deploy = loggedDeploy(untilReleased());
     const events = recordEvents();
+    events.onPhase = (host, phase) => {
+      if (host === fleet.hosts[0]!.spec && phase === 'deploy') void eventually(() => hostFile(fleet, 0, 'deploy.log').includes('start')).then(() => release(fleet, 1));
+    };
+    events.onFinished = (host) => {
+      if (host === fleet.hosts[1]!.spec) release(fleet, 0);
+    };
     const result = await fleetDeployer(fleet).deploy(sshJob(fleet, { deploy, concurrency: 2, max_failures: 0 }), events);
 
     expect(result.state).toBe('failed');

@@ -5,10 +5,14 @@ import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SshdFleet } from '../support/sshd-fleet.ts';
-import { eventually, fleetDeployer, hostFile, processAlive, recordEvents, sshJob } from './ssh-test-job.ts';
+import { eventually, fleetDeployer, hostFile, processAlive, recordEvents, release, sshJob, untilReleased } from './ssh-test-job.ts';
 
-// Room for a loaded CI machine's handshakes, yet short enough to wait for.
-const FAST = { connect: '4s', command: '5s', total: '2m' };
+// Limits these tests wait out in full (a host in doubt is asked for its revision only once its command's
+// host-side hard limit, the command limit and a grace, has passed), so not long; yet each is many times
+// what a handshake, or a channel open and the shell's first line, take on a loaded machine: only the
+// silence or the hang a test arranges can reach them.
+const FAST = { connect: '8s', command: '10s', total: '2m' };
+const INACTIVITY = '3s';
 // The command and a background child it started, both recorded so the test can look for them afterwards.
 const LONG_RUNNER = 'trap "" HUP TERM; sleep 600 & echo $! > "$HOST_DIR/child.pid"; echo $$ > "$HOST_DIR/shell.pid"; wait';
 
@@ -19,7 +23,7 @@ beforeAll(async () => {
 afterEach(() => {
   for (const host of fleet.hosts) {
     fleet.thaw(host.index);
-    for (const file of ['child.pid', 'shell.pid', 'REVISION', 'started', 'rolled-back', 'deployed']) rmSync(join(host.dir, file), { force: true });
+    for (const file of ['child.pid', 'shell.pid', 'REVISION', 'started', 'release', 'rolled-back', 'deployed']) rmSync(join(host.dir, file), { force: true });
   }
 });
 afterAll(async () => {
@@ -30,7 +34,11 @@ function recordedPids(index: number): number[] {
   return ['child.pid', 'shell.pid'].map((file) => Number(hostFile(fleet, index, file).trim()));
 }
 
-/** Runs `action` once the host's command has signalled that it started (the file `started`). */
+/**
+ * Runs `action` once the host's command has signalled that it started (the file `started`). Commands
+ * then wait in `untilReleased()` for the action to release them: the test acts while they run, never
+ * after they ended on a machine too slow for a fixed sleep.
+ */
 function whenStarted(index: number, action: () => void | Promise<void>): () => void {
   return () => {
     void eventually(() => existsSync(join(fleet.hosts[index]!.dir, 'started'))).then(action);
@@ -53,7 +61,7 @@ describe('ssh command bounds', () => {
 
   it('kills a command that prints nothing for `inactivity`, and spares one that keeps talking', async () => {
     const silent = recordEvents();
-    const job = sshJob(fleet, { hosts: [fleet.hosts[0]!.spec], deploy: `echo begin; ${LONG_RUNNER}`, inactivity: '2s', timeouts: { ...FAST, command: '30s' } });
+    const job = sshJob(fleet, { hosts: [fleet.hosts[0]!.spec], deploy: `echo begin; ${LONG_RUNNER}`, inactivity: INACTIVITY, timeouts: { ...FAST, command: '30s' } });
     const result = await fleetDeployer(fleet).deploy(job, silent);
 
     expect(result.state).toBe('failed');
@@ -62,7 +70,8 @@ describe('ssh command bounds', () => {
     const pids = recordedPids(0);
     await eventually(() => pids.every((pid) => !processAlive(pid)));
 
-    const chatty = sshJob(fleet, { hosts: [fleet.hosts[0]!.spec], deploy: 'for i in 1 2 3 4 5 6 7 8 9 10 11 12; do echo tick $i; sleep 0.25; done', inactivity: '2s', timeouts: { ...FAST, command: '30s' } });
+    // Talks every quarter second for 5 s, longer than the inactivity limit.
+    const chatty = sshJob(fleet, { hosts: [fleet.hosts[0]!.spec], deploy: 'i=0; while [ $i -lt 20 ]; do i=$((i + 1)); echo tick $i; sleep 0.25; done', inactivity: INACTIVITY, timeouts: { ...FAST, command: '30s' } });
     expect(await fleetDeployer(fleet).deploy(chatty, recordEvents())).toMatchObject({ state: 'succeeded' });
   });
 
@@ -71,13 +80,18 @@ describe('ssh command bounds', () => {
     const events = recordEvents();
     // The deploy does its work; meanwhile its connection freezes (the sshd session processes stop).
     events.onPhase = (name, phase) => {
-      if (name === host.spec && phase === 'deploy') whenStarted(1, () => fleet.freezeSessions(1))();
+      if (name === host.spec && phase === 'deploy') {
+        whenStarted(1, () => {
+          fleet.freezeSessions(1);
+          release(fleet, 1);
+        })();
+      }
     };
     const job = sshJob(fleet, {
       hosts: [host.spec],
       revision: 'cat "$HOST_DIR/REVISION" 2>/dev/null || echo none',
-      deploy: 'echo "$DEPLOY_SHA" > "$HOST_DIR/REVISION"; touch "$HOST_DIR/started"; sleep 1',
-      timeouts: { connect: '5s', command: '30s', total: '2m' },
+      deploy: `echo "$DEPLOY_SHA" > "$HOST_DIR/REVISION"; touch "$HOST_DIR/started"; ${untilReleased()}`,
+      timeouts: FAST,
     });
     const result = await fleetDeployer(fleet).deploy(job, events);
 
@@ -92,13 +106,18 @@ describe('ssh command bounds', () => {
     const host = fleet.hosts[2]!;
     const events = recordEvents();
     events.onPhase = (name, phase) => {
-      if (name === host.spec && phase === 'deploy') whenStarted(2, () => fleet.kill(2))();
+      if (name === host.spec && phase === 'deploy') {
+        whenStarted(2, async () => {
+          await fleet.kill(2);
+          release(fleet, 2); // the command outlives its sshd: let it end rather than wait out its bound
+        })();
+      }
     };
     const job = sshJob(fleet, {
       hosts: [host.spec, fleet.hosts[3]!.spec],
-      deploy: 'touch "$HOST_DIR/started"; sleep 5; touch "$HOST_DIR/deployed"',
+      deploy: `touch "$HOST_DIR/started"; ${untilReleased()}; touch "$HOST_DIR/deployed"`,
       concurrency: 1,
-      timeouts: { connect: '5s', command: '30s', total: '2m' },
+      timeouts: FAST,
     });
     const result = await fleetDeployer(fleet).deploy(job, events);
 
@@ -113,13 +132,18 @@ describe('ssh command bounds', () => {
     const host = fleet.hosts[3]!;
     const events = recordEvents();
     events.onPhase = (name, phase) => {
-      if (name === host.spec && phase === 'deploy') whenStarted(3, () => fleet.freeze(3))();
+      if (name === host.spec && phase === 'deploy') {
+        whenStarted(3, () => {
+          fleet.freeze(3);
+          release(fleet, 3);
+        })();
+      }
     };
     const job = sshJob(fleet, {
       hosts: [host.spec],
       revision: 'cat "$HOST_DIR/REVISION" 2>/dev/null || echo none',
-      deploy: 'touch "$HOST_DIR/started"; sleep 1; echo "$DEPLOY_SHA" > "$HOST_DIR/REVISION"',
-      timeouts: { connect: '4s', command: '30s', total: '2m' },
+      deploy: `touch "$HOST_DIR/started"; ${untilReleased()}; echo "$DEPLOY_SHA" > "$HOST_DIR/REVISION"`,
+      timeouts: FAST,
     });
     const result = await fleetDeployer(fleet).deploy(job, events);
 

@@ -20,8 +20,9 @@ import { stringify } from 'yaml';
 import type { Bot } from '../../bot/bot.ts';
 import { isTerminalStatus } from '../../common/deploy-intent.ts';
 import { runActionStep, type ActionStepResult } from './action-step.ts';
-import { startBotIn, startWorld, USER_TOKEN, type World } from './bot-harness.ts';
+import { startBotIn, USER_TOKEN, type World } from './bot-harness.ts';
 import type { Comment, DeploymentStatus, GitHubStandin, RepoHandle } from './github-standin.ts';
+import { startSeededWorld } from './seeded-world.ts';
 import { Ssh2Fleet } from './ssh2-host.ts';
 import { SshdFleet } from './sshd-fleet.ts';
 
@@ -130,7 +131,7 @@ export async function startDemoWorld(options: DemoOptions = {}): Promise<DemoWor
   const { hosts, kind, sshdProblem } = await startHosts(options.hostCount ?? 3, options.ssh);
   let world: World;
   try {
-    world = await startWorld({ deployYml: demoDeployYml(hosts.hosts.map((h) => h.spec), options.deploySeconds ?? 1) });
+    world = await startSeededWorld({ deployYml: demoDeployYml(hosts.hosts.map((h) => h.spec), options.deploySeconds ?? 1) });
   } catch (error) {
     await hosts.close();
     throw error;
@@ -170,7 +171,8 @@ export async function startDemoWorld(options: DemoOptions = {}): Promise<DemoWor
         sha: sha ?? featureSha,
         runId,
         actor: DEVELOPER,
-        inputs: { environment, 'pickup-timeout': '30s', 'wait-timeout': '5m', ...inputs },
+        // pickup-timeout: a bound for a bot that never answers, far beyond a loaded machine's slowest pickup.
+        inputs: { environment, 'pickup-timeout': '2m', 'wait-timeout': '5m', ...inputs },
         onLine,
       });
     },

@@ -94,7 +94,7 @@
  *                                        the next `times` valid requests whose path (below /api/v3, no query)
  *                                        matches get this answer instead, and change nothing; with
  *                                        `afterWork: true` they do their work first (an answer lost on the way)
- *   waitFor(predicate, timeoutMs = 10000) polls until predicate returns a truthy value, and returns it
+ *   waitFor(predicate, timeoutMs = 30000) polls until predicate returns a truthy value, and returns it
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -448,7 +448,8 @@ export async function startGitHubStandin(options: StandinOptions): Promise<GitHu
       faults.push({ method: match.method.toUpperCase(), path: match.path, reply, remaining: times });
     },
 
-    async waitFor(predicate, timeoutMs = 10_000) {
+    // The default is a bound for what never comes, far beyond what a loaded machine takes: not a speed check.
+    async waitFor(predicate, timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const value = predicate();

@@ -110,7 +110,9 @@ http {
 
 
 async function waitForPort(port: number): Promise<void> {
-  for (let attempt = 0; attempt < 250; attempt++) {
+  // Bounded by time, not attempts: a loaded machine may take a while to start nginx.
+  const giveUpAt = Date.now() + 30_000;
+  while (Date.now() < giveUpAt) {
     const open = await new Promise<boolean>((resolve) => {
       const socket = net.connect(port, '127.0.0.1');
       socket.once('connect', () => {
@@ -122,5 +124,5 @@ async function waitForPort(port: number): Promise<void> {
     if (open) return;
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  throw new Error(`nothing listens on 127.0.0.1:${port} after 5 s`);
+  throw new Error(`nothing listens on 127.0.0.1:${port} after 30 s`);
 }

@@ -2,7 +2,8 @@
 // deployer's integration tests, the end-to-end tests, the demo and the benchmark.
 //
 //   const fleet = await SshdFleet.start(3);
-//   fleet.hosts[0].spec          // 'root@127.0.0.1:40123': what deploy.yml's `hosts` lists
+//   fleet.hosts[0].spec          // 'shipguard-test@127.0.0.1:40123': what deploy.yml's `hosts` lists
+//   fleet.user                   // the login every host accepts ('shipguard-test' when run as root)
 //   fleet.hosts[0].dir           // the host's own folder; commands see it as $HOST_DIR
 //   fleet.knownHosts             // known_hosts text pinning every host's key (SHIPGUARD_KNOWN_HOSTS)
 //   fleet.privateKey             // the client key every host accepts (SHIPGUARD_SSH_KEY)
@@ -14,11 +15,17 @@
 //   await fleet.close()          // stops everything and deletes the folder (call it in afterAll)
 //
 // Each host has its own host key (ssh-keygen), its own folder and log, `MaxStartups` and `MaxSessions`
-// at OpenSSH's defaults, and runs as the current user (root here: key login only, no PAM). Commands run
-// by the host get `HOST_DIR` from sshd's SetEnv, so a test can tell which "VM" it is on.
+// at OpenSSH's defaults; key login only, no PAM. Commands run by the host get `HOST_DIR` from sshd's
+// SetEnv, so a test can tell which "VM" it is on.
+//
+// Run as root, every host logs in as `shipguard-test` (created here when missing): its shell is /bin/sh,
+// which reads no start-up file for a command, and sshd runs no ~/.ssh/rc. Logging in as root would run
+// each command through root's shell and its rc files (a pyenv init that rehashes under a lock, say): the
+// cost of a session would then depend on how this machine is set up, and concurrent sessions would queue
+// behind one another. Run as another user, sshd can only log that user in, so the hosts use it.
 import { freePort } from './ports.ts';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
@@ -27,6 +34,15 @@ import { promisify } from 'node:util';
 
 const SSHD = '/usr/sbin/sshd';
 const run = promisify(execFile);
+
+/** The account the hosts log in as when the tests run as root. */
+export const FLEET_USER = 'shipguard-test';
+
+interface Account {
+  name: string;
+  uid: number;
+  gid: number;
+}
 
 export interface FleetHost {
   index: number;
@@ -59,14 +75,17 @@ process.once('exit', () => {
 
 export class SshdFleet {
   readonly dir: string;
+  /** The login name in every host's spec: FLEET_USER as root, else the current user. */
+  readonly user: string;
   readonly hosts: FleetHost[];
   readonly privateKey: string;
   readonly privateKeyPath: string;
   readonly knownHosts: string;
   private readonly running: RunningHost[];
 
-  private constructor(dir: string, running: RunningHost[], privateKeyPath: string) {
+  private constructor(dir: string, user: string, running: RunningHost[], privateKeyPath: string) {
     this.dir = dir;
+    this.user = user;
     this.running = running;
     this.hosts = running.map(({ index, spec, port, dir, knownHostsLine }) => ({ index, spec, port, dir, knownHostsLine }));
     this.privateKeyPath = privateKeyPath;
@@ -79,18 +98,23 @@ export class SshdFleet {
     if (!existsSync(SSHD)) throw new Error(`${SSHD} is missing: install openssh-server`);
     // sshd refuses to start without its privilege separation directory.
     if (!existsSync('/run/sshd')) mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+    const account = await fleetAccount();
     const dir = await mkdtemp(join(tmpdir(), 'shipguard-sshd-'));
     const running: RunningHost[] = [];
     try {
       const privateKeyPath = join(dir, 'client_key');
       await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'shipguard-test-client', '-f', privateKeyPath]);
       const authorizedKeys = join(dir, 'authorized_keys');
-      writeFileSync(authorizedKeys, readFileSync(`${privateKeyPath}.pub`));
+      writeFileSync(authorizedKeys, readFileSync(`${privateKeyPath}.pub`), { mode: 0o600 });
+      // What the hosts' commands touch belongs to the login user: sshd reads authorized_keys as that
+      // user, commands write into the fleet's folder (a test's canary) and read the client key (the
+      // redaction test), and each host's folder is theirs. Each host's `.sshd` folder stays root's.
+      for (const path of [dir, privateKeyPath, `${privateKeyPath}.pub`, authorizedKeys]) chownSync(path, account.uid, account.gid);
       for (let index = 0; index < count; index += 8) {
-        const batch = Array.from({ length: Math.min(8, count - index) }, (_, i) => startHost(dir, index + i, authorizedKeys));
+        const batch = Array.from({ length: Math.min(8, count - index) }, (_, i) => startHost(dir, index + i, authorizedKeys, account));
         running.push(...(await Promise.all(batch)));
       }
-      return new SshdFleet(dir, running, privateKeyPath);
+      return new SshdFleet(dir, account.name, running, privateKeyPath);
     } catch (error) {
       for (const host of running) killTree(host.process.pid!, 'SIGKILL');
       await rm(dir, { recursive: true, force: true });
@@ -143,6 +167,7 @@ export class SshdFleet {
         await stopProcess(host.process, 'SIGKILL');
       }),
     );
+    for (const pid of strays(this.dir)) signal(pid, 'SIGKILL');
     await rm(this.dir, { recursive: true, force: true });
   }
 
@@ -153,16 +178,51 @@ export class SshdFleet {
   }
 }
 
-async function startHost(fleetDir: string, index: number, authorizedKeys: string): Promise<RunningHost> {
+let accountReady: Promise<Account> | undefined;
+/** The account the hosts log in as, created once per machine (see the top of this file). */
+function fleetAccount(): Promise<Account> {
+  accountReady ??= ensureAccount();
+  return accountReady;
+}
+
+async function ensureAccount(): Promise<Account> {
+  if (process.getuid?.() !== 0) {
+    // An sshd not run as root can log in no one but its own user.
+    const self = userInfo();
+    return { name: self.username, uid: self.uid, gid: self.gid };
+  }
+  // useradd fails when another one holds /etc/passwd's lock: vitest workers starting fleets at the same
+  // moment (or .ci/run) take turns under flock, and whoever comes second finds the account made.
+  // An empty skeleton: no start-up file in its home. Password `*`: none works, yet the account is not
+  // locked (`!`, useradd's default), which sshd without PAM refuses.
+  const create = [
+    `getent passwd ${FLEET_USER} >/dev/null && exit 0`,
+    'skel=$(mktemp -d)',
+    `useradd --create-home --skel "$skel" --shell /bin/sh --password '*' ${FLEET_USER}`,
+    'status=$?',
+    'rmdir "$skel"',
+    'exit $status',
+  ].join('\n');
+  await run('flock', [join(tmpdir(), 'shipguard-test-user.lock'), 'sh', '-c', create]);
+  const { stdout } = await run('getent', ['passwd', FLEET_USER]);
+  const [name, , uid, gid, , home, shell] = stdout.trim().split(':');
+  if (shell !== '/bin/sh') throw new Error(`the account ${FLEET_USER} logs in with ${shell}, not /bin/sh: usermod --shell /bin/sh ${FLEET_USER}`);
+  if (!home || !existsSync(home)) throw new Error(`the account ${FLEET_USER} has no home directory (${home}): sshd would run commands in /`);
+  const { stdout: shadow } = await run('getent', ['shadow', FLEET_USER]);
+  if (shadow.split(':')[1]?.startsWith('!')) throw new Error(`the account ${FLEET_USER} is locked, which sshd without PAM refuses: usermod --password '*' ${FLEET_USER}`);
+  return { name: name!, uid: Number(uid), gid: Number(gid) };
+}
+
+async function startHost(fleetDir: string, index: number, authorizedKeys: string, account: Account): Promise<RunningHost> {
   const dir = join(fleetDir, `host-${index}`);
   const sshdDir = join(dir, '.sshd');
-  mkdirSync(sshdDir, { recursive: true });
+  mkdirSync(sshdDir, { recursive: true, mode: 0o700 });
+  chownSync(dir, account.uid, account.gid);
   const hostKey = join(sshdDir, 'ssh_host_ed25519_key');
   await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `host-${index}`, '-f', hostKey]);
   const publicKey = readFileSync(`${hostKey}.pub`, 'utf8').trim().split(/\s+/).slice(0, 2).join(' ');
   const configPath = join(sshdDir, 'sshd_config');
   const logPath = join(sshdDir, 'sshd.log');
-  const user = userInfo().username;
   // A port picked free may be taken by the time sshd binds it: try a few.
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
@@ -178,8 +238,11 @@ async function startHost(fleetDir: string, index: number, authorizedKeys: string
         'PasswordAuthentication no',
         'KbdInteractiveAuthentication no',
         'PermitRootLogin prohibit-password',
+        `AllowUsers ${account.name}`,
         'StrictModes no',
         'UsePAM no',
+        'PermitUserRC no',
+        'PermitUserEnvironment no',
         `SetEnv HOST_DIR=${dir}`,
         'LogLevel VERBOSE',
         '',
@@ -189,7 +252,7 @@ async function startHost(fleetDir: string, index: number, authorizedKeys: string
     startedPids.add(child.pid!);
     child.once('exit', () => startedPids.delete(child.pid!));
     if (await answersSsh(port, child)) {
-      return { index, spec: `${user}@127.0.0.1:${port}`, port, dir, knownHostsLine: `[127.0.0.1]:${port} ${publicKey}`, process: child, configPath, logPath };
+      return { index, spec: `${account.name}@127.0.0.1:${port}`, port, dir, knownHostsLine: `[127.0.0.1]:${port} ${publicKey}`, process: child, configPath, logPath };
     }
     await stopProcess(child, 'SIGKILL');
     if (attempt === 5) {
@@ -284,6 +347,24 @@ function sshdSessions(listener: number): number[] {
   return descendants(listener)
     .filter((p) => p.comm === 'sshd')
     .map((p) => p.pid);
+}
+
+/**
+ * Processes the hosts' commands started that are no longer under any listener (their sshd was killed, or
+ * a kill reached only their shell): orphans, found by the HOST_DIR this fleet gave them.
+ */
+function strays(fleetDir: string): number[] {
+  const mark = Buffer.from(`HOST_DIR=${join(fleetDir, 'host-')}`);
+  const found: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (readFileSync(`/proc/${name}/environ`).includes(mark)) found.push(Number(name));
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return found;
 }
 
 function killTree(root: number, how: NodeJS.Signals): void {
