@@ -5,8 +5,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Bot } from '../../bot/bot.ts';
 import { freePort } from '../support/ports.ts';
-import { deployYml, startBotIn, USER_TOKEN, type World } from '../support/bot-harness.ts';
-import { startSeededWorld } from '../support/seeded-world.ts';
+import { deployYml, startBotIn, USER_TOKEN, type World, startWorld } from '../support/bot-harness.ts';
 
 
 // Bounds for a bot's whole conversation on a loaded machine (bot start, GitHub's stand-in, deploys):
@@ -21,7 +20,7 @@ describe('rule 6 (terminal): missed webhook deliveries', { timeout: 180_000 }, (
   });
 
   it('a deployment requested while the bot was down is redelivered at its start and deployed once', async () => {
-    world = await startSeededWorld({ deployYml: deployYml(`  staging:\n    deployer: local\n    deploy: 'echo run >> deployed.runs'\n`) });
+    world = await startWorld({ deployYml: deployYml(`  staging:\n    deployer: local\n    deploy: 'echo run >> deployed.runs'\n`) });
     const port = await freePort();
     world.github.setWebhookUrl(`http://127.0.0.1:${port}/api/github/webhooks`); // nothing listens yet
     const id = await world.createDeployment({});
@@ -38,7 +37,7 @@ describe('rule 6 (terminal): missed webhook deliveries', { timeout: 180_000 }, (
   });
 
   it('a deployment the Action already gave up on (status error) is recorded but not run', async () => {
-    world = await startSeededWorld({ deployYml: deployYml(`  staging:\n    deployer: local\n    deploy: 'echo run >> deployed.runs'\n`) });
+    world = await startWorld({ deployYml: deployYml(`  staging:\n    deployer: local\n    deploy: 'echo run >> deployed.runs'\n`) });
     const port = await freePort();
     world.github.setWebhookUrl(`http://127.0.0.1:${port}/api/github/webhooks`);
     const id = await world.createDeployment({});

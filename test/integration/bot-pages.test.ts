@@ -4,9 +4,8 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bot } from '../../bot/bot.ts';
-import { deployYml, startBotIn, type World } from '../support/bot-harness.ts';
+import { deployYml, startBotIn, type World, startWorld } from '../support/bot-harness.ts';
 import { seedEmbeddedStore } from '../support/databases.ts';
-import { startSeededWorld } from '../support/seeded-world.ts';
 
 // The output carries markup: the page must show it as text, never run it.
 const DEPLOY = `echo "<b>deploying</b> $DEPLOY_SHA to $DEPLOY_HOST"; sleep 0.2`;
@@ -14,7 +13,7 @@ const DEPLOY = `echo "<b>deploying</b> $DEPLOY_SHA to $DEPLOY_HOST"; sleep 0.2`;
 let world: World;
 let bot: Bot;
 beforeAll(async () => {
-  world = await startSeededWorld({ deployYml: deployYml(`  staging:\n    deployer: local\n    hosts: [web-1, web-2]\n    concurrency: 2\n    deploy: '${DEPLOY}'\n`) });
+  world = await startWorld({ deployYml: deployYml(`  staging:\n    deployer: local\n    hosts: [web-1, web-2]\n    concurrency: 2\n    deploy: '${DEPLOY}'\n`) });
   bot = await startBotIn(world);
 }, 180_000);
 afterAll(async () => {
@@ -64,7 +63,7 @@ describe('the log page', { timeout: 180_000 }, () => {
       expect(host.output).toContain(`<b>deploying</b> ${sha} to ${host.host}`);
       expect(host.durationMs).toBeGreaterThan(0);
     }
-    expect(view.timeline.map((e) => e.message)).toEqual(expect.arrayContaining(['web-1: started', 'web-2: started']));
+    expect(view.timeline.map((e) => e.message)).toEqual(expect.arrayContaining(['web-1: deploy starting', 'web-2: deploy starting']));
     // The page carries the same view for its first render, with `<` escaped inside the script.
     expect(html).toContain('\\u003cb>deploying\\u003c/b>');
   });

@@ -4,8 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Bot } from '../../bot/bot.ts';
-import { deployYml, startBotIn, type World } from '../support/bot-harness.ts';
-import { startSeededWorld } from '../support/seeded-world.ts';
+import { deployYml, startBotIn, type World, startWorld } from '../support/bot-harness.ts';
 
 const yml = (deploy: string, extra = '') =>
   deployYml(`  staging:\n    deployer: local\n    url: https://staging.example.com\n    hosts: [web-1, web-2]\n    concurrency: 2\n    deploy: '${deploy}'\n${extra}`);
@@ -26,7 +25,7 @@ describe('bot: deployment webhooks', { timeout: 180_000 }, () => {
   }
 
   it('deploys a deployment created on GitHub and records queued → in_progress → success there', async () => {
-    world = await startSeededWorld({ deployYml: yml('echo "$DEPLOY_SHA" >> "$DEPLOY_HOST.log"') });
+    world = await startWorld({ deployYml: yml('echo "$DEPLOY_SHA" >> "$DEPLOY_HOST.log"') });
     bot = await startBotIn(world);
     const id = await world.createDeployment({});
     const end = await terminal(id);
@@ -40,7 +39,7 @@ describe('bot: deployment webhooks', { timeout: 180_000 }, () => {
   });
 
   it('rule 1: the same delivery redelivered 10 times at once makes one deployment run once', async () => {
-    world = await startSeededWorld({ deployYml: yml('sleep 0.5; echo x >> "$DEPLOY_HOST.count"') });
+    world = await startWorld({ deployYml: yml('sleep 0.5; echo x >> "$DEPLOY_HOST.count"') });
     bot = await startBotIn(world);
     const id = await world.createDeployment({});
     const original = await world.github.waitFor(() => world.github.deliveries.find((d) => d.event === 'deployment' && d.status !== null));
@@ -54,7 +53,7 @@ describe('bot: deployment webhooks', { timeout: 180_000 }, () => {
   });
 
   it('rule 8: a webhook with a bad signature gets 4xx and records nothing', async () => {
-    world = await startSeededWorld({ deployYml: yml('true') });
+    world = await startWorld({ deployYml: yml('true') });
     bot = await startBotIn(world);
     const response = await fetch(`${bot.url}/api/github/webhooks`, {
       method: 'POST',
@@ -70,7 +69,7 @@ describe('bot: deployment webhooks', { timeout: 180_000 }, () => {
   it('rule 7: the webhook is answered while the deploy still runs', async () => {
     // The deploy ends only once the test has seen the answer (it then creates `release`), however slow
     // the machine; bounded, so that a release never made fails the deploy instead of hanging.
-    world = await startSeededWorld({ deployYml: yml('i=0; until [ -e release ]; do i=$((i + 1)); [ $i -lt 600 ] || exit 99; sleep 0.1; done') });
+    world = await startWorld({ deployYml: yml('i=0; until [ -e release ]; do i=$((i + 1)); [ $i -lt 600 ] || exit 99; sleep 0.1; done') });
     bot = await startBotIn(world);
     const id = await world.createDeployment({});
     const delivery = await world.github.waitFor(() => world.github.deliveries.find((d) => d.event === 'deployment' && d.status !== null));
@@ -81,7 +80,7 @@ describe('bot: deployment webhooks', { timeout: 180_000 }, () => {
   });
 
   it('rule 1: 50 concurrent deployments of one sha and environment: one runs, 49 end inactive "duplicate of #N"', async () => {
-    world = await startSeededWorld({ deployYml: yml('echo run >> "$DEPLOY_HOST.runs"') });
+    world = await startWorld({ deployYml: yml('echo run >> "$DEPLOY_HOST.runs"') });
     bot = await startBotIn(world);
     const ids = await Promise.all(Array.from({ length: 50 }, () => world.createDeployment({})));
     const ends = await Promise.all(ids.map((id) => terminal(id, 180_000)));
@@ -99,7 +98,7 @@ describe('bot: deployment webhooks', { timeout: 180_000 }, () => {
   }, 240_000);
 
   it('rule 8: an invalid deploy.yml ends the deployment error with the path and reason, runs nothing', async () => {
-    world = await startSeededWorld({ deployYml: 'environments:\n  staging:\n    deployer: local\n    concurrency: zero\n    deploy: touch ran\n' });
+    world = await startWorld({ deployYml: 'environments:\n  staging:\n    deployer: local\n    concurrency: zero\n    deploy: touch ran\n' });
     bot = await startBotIn(world);
     const id = await world.createDeployment({});
     const end = await terminal(id);
@@ -107,7 +106,7 @@ describe('bot: deployment webhooks', { timeout: 180_000 }, () => {
   });
 
   it('reads deploy.yml from the default branch, never from the deployed ref', async () => {
-    world = await startSeededWorld({ deployYml: yml('echo default-branch > "$DEPLOY_HOST.which"') });
+    world = await startWorld({ deployYml: yml('echo default-branch > "$DEPLOY_HOST.which"') });
     world.github.setFile('acme/app', '.github/deploy.yml', yml('echo pr-branch > "$DEPLOY_HOST.which"'), 'feature');
     bot = await startBotIn(world);
     const id = await world.createDeployment({ ref: 'feature' });
@@ -116,7 +115,7 @@ describe('bot: deployment webhooks', { timeout: 180_000 }, () => {
   });
 
   it('a deploy that outlives its installation token still posts its final status', async () => {
-    world = await startSeededWorld({ deployYml: yml('sleep 4'), tokenLifetimeMs: 2500 });
+    world = await startWorld({ deployYml: yml('sleep 4'), tokenLifetimeMs: 2500 });
     bot = await startBotIn(world);
     const id = await world.createDeployment({});
     expect((await terminal(id)).state).toBe('success');

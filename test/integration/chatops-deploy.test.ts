@@ -4,8 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Bot } from '../../bot/bot.ts';
-import { deployYml, startBotIn, USER_TOKEN, type World } from '../support/bot-harness.ts';
-import { startSeededWorld } from '../support/seeded-world.ts';
+import { deployYml, startBotIn, USER_TOKEN, type World, startWorld } from '../support/bot-harness.ts';
 import { answered, command } from './chatops-conversation.ts';
 
 const yml = deployYml(`  staging:
@@ -37,7 +36,7 @@ describe('chatops: deploys from pull request comments', () => {
   const lines = (file: string) => readFileSync(join(world!.dir, file), 'utf8').trim().split('\n');
 
   it('/deploy deploys the head SHA; production waits for staging, green checks and maintain permission', async () => {
-    world = await startSeededWorld({ deployYml: yml });
+    world = await startWorld({ deployYml: yml });
     bot = await startBotIn(world);
     const { github } = world;
     const pull = github.addPullRequest('acme/app', { headRef: 'feature' });
@@ -100,7 +99,7 @@ describe('chatops: deploys from pull request comments', () => {
   }, 300_000);
 
   it('/deploy noop runs with DEPLOY_NOOP=1 as task deploy:noop, and the head moving meanwhile is reported', async () => {
-    world = await startSeededWorld({
+    world = await startWorld({
       deployYml: deployYml(`  staging:
     deployer: local
     hosts: [web-1]

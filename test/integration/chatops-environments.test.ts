@@ -4,8 +4,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Bot } from '../../bot/bot.ts';
-import { deployYml, startBotIn, type World } from '../support/bot-harness.ts';
-import { startSeededWorld } from '../support/seeded-world.ts';
+import { deployYml, startBotIn, type World, startWorld } from '../support/bot-harness.ts';
 import { answered, command } from './chatops-conversation.ts';
 
 describe('chatops: environments', () => {
@@ -21,7 +20,7 @@ describe('chatops: environments', () => {
   const lines = (file: string) => readFileSync(join(world!.dir, file), 'utf8').trim().split('\n');
 
   it('/lock holds staging for its owner; two users racing /deploy of one SHA make one deploy; /status tells it all', async () => {
-    world = await startSeededWorld({
+    world = await startWorld({
       deployYml: deployYml(`  staging:\n    deployer: local\n    hosts: [web-1]\n    deploy: 'echo "$DEPLOY_SHA" >> deployed.log'\n`),
     });
     bot = await startBotIn(world);
@@ -75,7 +74,7 @@ describe('chatops: environments', () => {
   }, 300_000);
 
   it('/rollback deploys the previous successful SHA, forced; /cancel stops a rollout after the hosts in progress and cancels the queued', async () => {
-    world = await startSeededWorld({
+    world = await startWorld({
       deployYml: deployYml(`  staging:
     deployer: local
     hosts: [web-1, web-2, web-3]

@@ -4,8 +4,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Bot } from '../../bot/bot.ts';
-import { deployYml, startBotIn, USER_TOKEN, type World } from '../support/bot-harness.ts';
-import { startSeededWorld } from '../support/seeded-world.ts';
+import { deployYml, startBotIn, USER_TOKEN, type World, startWorld } from '../support/bot-harness.ts';
 import { BOT_LOGIN, command, sleep } from './chatops-conversation.ts';
 
 const yml = deployYml(`  staging:
@@ -29,7 +28,7 @@ describe('chatops: refusals', () => {
   });
 
   it('answers each bad command with what is wrong and what is valid, deploying nothing', async () => {
-    world = await startSeededWorld({ deployYml: yml });
+    world = await startWorld({ deployYml: yml });
     bot = await startBotIn(world);
     const { github } = world;
     const pull = github.addPullRequest('acme/app', { headRef: 'feature' });

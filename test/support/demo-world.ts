@@ -20,9 +20,8 @@ import { stringify } from 'yaml';
 import type { Bot } from '../../bot/bot.ts';
 import { isTerminalStatus } from '../../common/deploy-intent.ts';
 import { runActionStep, type ActionStepResult } from './action-step.ts';
-import { startBotIn, USER_TOKEN, type World } from './bot-harness.ts';
+import { startBotIn, USER_TOKEN, type World, startWorld } from './bot-harness.ts';
 import type { Comment, DeploymentStatus, GitHubStandin, RepoHandle } from './github-standin.ts';
-import { startSeededWorld } from './seeded-world.ts';
 import { Ssh2Fleet } from './ssh2-host.ts';
 import { SshdFleet } from './sshd-fleet.ts';
 
@@ -131,7 +130,7 @@ export async function startDemoWorld(options: DemoOptions = {}): Promise<DemoWor
   const { hosts, kind, sshdProblem } = await startHosts(options.hostCount ?? 3, options.ssh);
   let world: World;
   try {
-    world = await startSeededWorld({ deployYml: demoDeployYml(hosts.hosts.map((h) => h.spec), options.deploySeconds ?? 1) });
+    world = await startWorld({ deployYml: demoDeployYml(hosts.hosts.map((h) => h.spec), options.deploySeconds ?? 1) });
   } catch (error) {
     await hosts.close();
     throw error;

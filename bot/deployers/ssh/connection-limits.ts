@@ -5,7 +5,9 @@
 
 /** OpenSSH defaults minus headroom (another tool or an admin's own session may be connecting too). */
 export const DEFAULT_MAX_HANDSHAKES_PER_SERVER = 8;
-export const DEFAULT_MAX_CHANNELS_PER_CONNECTION = 8;
+// Channels: half of MaxSessions. OpenSSH frees a session only after it has processed the channel opens
+// already queued behind its close, while the client frees its slot at the close: a cap near 10 overruns it.
+export const DEFAULT_MAX_CHANNELS_PER_CONNECTION = 5;
 export const DEFAULT_MAX_HANDSHAKES = 32;
 
 /** A counting semaphore whose waits can be abandoned (a connect or command timeout elapsed). */

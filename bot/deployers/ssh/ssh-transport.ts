@@ -319,7 +319,8 @@ class SshConnection implements HostConnection {
     this.channels.acquire(AbortSignal.timeout(this.killGraceMs)).then(
       (release) => {
         this.openExec(
-          `kill -KILL -- -${group} 2>/dev/null || kill -KILL ${group}`,
+          // `-s KILL`: dash, /bin/sh on Debian, takes no `-KILL` before `--` and would kill only the leader.
+          `kill -s KILL -- -${group} 2>/dev/null || kill -s KILL ${group}`,
           (channel) => {
             channel.on('close', release);
             channel.resume();
