@@ -35,7 +35,15 @@ export interface SshTransportOptions {
 }
 
 // Host key algorithms ssh2 supports, in its default order; the host's pinned types are asked for first.
-const HOST_KEY_ALGORITHMS = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'];
+const HOST_KEY_ALGORITHMS = [
+  'ssh-ed25519',
+  'ecdsa-sha2-nistp256',
+  'ecdsa-sha2-nistp384',
+  'ecdsa-sha2-nistp521',
+  'rsa-sha2-512',
+  'rsa-sha2-256',
+  'ssh-rsa',
+];
 const ALGORITHMS_FOR_KEY_TYPE: Record<string, string[]> = { 'ssh-rsa': ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] };
 
 /** A connect error after which a retry is safe: no byte of SSH was exchanged. */
@@ -64,7 +72,10 @@ export class SshTransport implements HostTransport {
           return await this.handshake(address, deadline - Date.now());
         } catch (error) {
           const left = deadline - Date.now();
-          const retry = error instanceof NothingReachedError && attempt < this.options.connectAttempts && left > this.options.connectRetryDelayMs * attempt;
+          const retry =
+            error instanceof NothingReachedError &&
+            attempt < this.options.connectAttempts &&
+            left > this.options.connectRetryDelayMs * attempt;
           if (!retry) throw new ConnectFailure((error as Error).message);
           await new Promise((resolve) => setTimeout(resolve, this.options.connectRetryDelayMs * attempt));
         }
@@ -103,7 +114,9 @@ export class SshTransport implements HostTransport {
         resolve(new SshConnection(client, where, this.options));
       });
       const pinnedTypes = this.options.knownHosts.keyTypesFor(host, port);
-      const preferred = pinnedTypes.flatMap((type) => ALGORITHMS_FOR_KEY_TYPE[type] ?? [type]).filter((a) => HOST_KEY_ALGORITHMS.includes(a));
+      const preferred = pinnedTypes
+        .flatMap((type) => ALGORITHMS_FOR_KEY_TYPE[type] ?? [type])
+        .filter((a) => HOST_KEY_ALGORITHMS.includes(a));
       const config: ConnectConfig = {
         host,
         port,
@@ -112,7 +125,9 @@ export class SshTransport implements HostTransport {
         readyTimeout: timeoutMs,
         keepaliveInterval: this.options.keepaliveIntervalMs,
         keepaliveCountMax: this.options.keepaliveCountMax,
-        algorithms: { serverHostKey: [...new Set([...preferred, ...HOST_KEY_ALGORITHMS])] as NonNullable<ConnectConfig['algorithms']>['serverHostKey'] },
+        algorithms: {
+          serverHostKey: [...new Set([...preferred, ...HOST_KEY_ALGORITHMS])] as NonNullable<ConnectConfig['algorithms']>['serverHostKey'],
+        },
         hostVerifier: (key: Buffer) => {
           const verdict = this.options.knownHosts.verify(host, port, key);
           if (!verdict.trusted) refusedKey = verdict.message;
@@ -124,7 +139,12 @@ export class SshTransport implements HostTransport {
   }
 }
 
-function describeConnectError(error: Error & { code?: string; level?: string }, address: HostAddress, defaultUser: string, timeoutMs: number): Error {
+function describeConnectError(
+  error: Error & { code?: string; level?: string },
+  address: HostAddress,
+  defaultUser: string,
+  timeoutMs: number,
+): Error {
   const where = `${address.host}:${address.port}`;
   switch (error.code) {
     case 'ECONNREFUSED':
@@ -135,6 +155,10 @@ function describeConnectError(error: Error & { code?: string; level?: string }, 
     case 'EHOSTUNREACH':
     case 'ENETUNREACH':
       return new NothingReachedError(`${where} is unreachable (${error.code})`);
+    case 'ECONNRESET':
+      // Before `ready` no command was sent: a reset during the handshake (sshd dropping connections past
+      // MaxStartups, say) ran nothing, and a retry within the connect timeout is safe.
+      return new NothingReachedError(`${where} reset the connection during the handshake`);
   }
   if (error.level === 'client-authentication') {
     return new Error(`${where} refused the deployer's key for user ${address.user ?? defaultUser} (is its public key in authorized_keys?)`);
@@ -206,7 +230,8 @@ class SshConnection implements HostConnection {
         done({ kind: 'lost', reason: expired ? `timed out, then ${reason} before the kill was confirmed` : `${reason} mid-command` });
       };
       // The kill worked (the shell is gone): the end the reason for killing calls for.
-      const killed = (): CommandEnd => (expired === 'halt' ? { kind: 'halted', confirmed: true } : { kind: 'timeout', limit: expired as 'command' | 'inactivity' });
+      const killed = (): CommandEnd =>
+        expired === 'halt' ? { kind: 'halted', confirmed: true } : { kind: 'timeout', limit: expired as 'command' | 'inactivity' };
 
       const expire = (limit: 'command' | 'inactivity' | 'halt') => {
         if (settled || expired) return;
@@ -274,7 +299,13 @@ class SshConnection implements HostConnection {
   }
 
   /** Streams the channel's output, holding stdout back until the process-group line is seen. */
-  private attach(channel: ClientChannel, marker: string, options: CommandOptions, armInactivity: () => void, setGroup: (pgid: number) => void): void {
+  private attach(
+    channel: ClientChannel,
+    marker: string,
+    options: CommandOptions,
+    armInactivity: () => void,
+    setGroup: (pgid: number) => void,
+  ): void {
     const stdout = new StringDecoder('utf8');
     const stderr = new StringDecoder('utf8');
     let preamble: string | null = '';
