@@ -73,7 +73,13 @@ export async function main(options: { repeats?: number; hosts?: number } = {}): 
       scenarios: [],
     };
     for (const command of COMMANDS) {
-      const input: RunnerInput = { hosts: fleet.hosts.map((h) => h.spec), privateKeyPath: fleet.privateKeyPath, knownHostsPath, command, workDir: fleet.dir };
+      const input: RunnerInput = {
+        hosts: fleet.hosts.map((h) => h.spec),
+        privateKeyPath: fleet.privateKeyPath,
+        knownHostsPath,
+        command,
+        workDir: fleet.dir,
+      };
       const runs = new Map<Tool, Array<{ wallMs: number; peakRssMb: number } | { failed: string }>>();
       for (let round = 0; round < repeats; round++) {
         // Interleaved, so a slow moment of the machine does not land on one tool only.
@@ -126,7 +132,9 @@ export function formatTable(benchmark: SshFleetBenchmark): string {
         lines.push(`| \`${scenario.command}\` | ${r.tool} | ${r.status}: ${r.reason} | | | |`);
         continue;
       }
-      lines.push(`| \`${scenario.command}\` | ${r.tool} | ${Math.round(r.wallMs!)} ms | ${r.wallVsFloor?.toFixed(2)} | ${r.peakRssMb!.toFixed(1)} MB | ${r.memoryVsFloor?.toFixed(2)} |`);
+      lines.push(
+        `| \`${scenario.command}\` | ${r.tool} | ${Math.round(r.wallMs!)} ms | ${r.wallVsFloor?.toFixed(2)} | ${r.peakRssMb!.toFixed(1)} MB | ${r.memoryVsFloor?.toFixed(2)} |`,
+      );
     }
   }
   return lines.join('\n');
@@ -187,7 +195,11 @@ async function runnerCommand(tool: Tool, input: RunnerInput): Promise<[string, s
     case 'parallel-ssh': {
       const hostsFile = join(input.workDir, 'pssh_hosts');
       writeFileSync(hostsFile, `${input.hosts.join('\n')}\n`);
-      return ['parallel-ssh', ['-p', String(CONCURRENCY), '-t', '0', '-h', hostsFile, ...sshOptions.flatMap((o) => ['-O', o]), input.command], {}];
+      return [
+        'parallel-ssh',
+        ['-p', String(CONCURRENCY), '-t', '0', '-h', hostsFile, ...sshOptions.flatMap((o) => ['-O', o]), input.command],
+        {},
+      ];
     }
     case 'ansible': {
       const inventory = join(input.workDir, 'ansible_inventory.ini');
@@ -198,7 +210,10 @@ async function runnerCommand(tool: Tool, input: RunnerInput): Promise<[string, s
       writeFileSync(inventory, `[fleet]\n${lines.join('\n')}\n`);
       const playbook = join(input.workDir, 'ansible_playbook.yml');
       // `raw` is Ansible's cheapest way to run a command (no module upload): its best case.
-      writeFileSync(playbook, stringify([{ hosts: 'fleet', gather_facts: false, serial: CONCURRENCY, tasks: [{ name: 'deploy', raw: input.command }] }]));
+      writeFileSync(
+        playbook,
+        stringify([{ hosts: 'fleet', gather_facts: false, serial: CONCURRENCY, tasks: [{ name: 'deploy', raw: input.command }] }]),
+      );
       const home = join(input.workDir, 'ansible-home');
       mkdirSync(home, { recursive: true });
       return [
@@ -211,7 +226,10 @@ async function runnerCommand(tool: Tool, input: RunnerInput): Promise<[string, s
           ANSIBLE_RETRY_FILES_ENABLED: 'False',
           // No ControlPersist master: it would outlive the run (escaping the measurement) and one
           // command per host gains nothing from it.
-          ANSIBLE_SSH_ARGS: sshOptions.map((o) => `-o ${o}`).concat('-o ControlMaster=no').join(' '),
+          ANSIBLE_SSH_ARGS: sshOptions
+            .map((o) => `-o ${o}`)
+            .concat('-o ControlMaster=no')
+            .join(' '),
         },
       ];
     }
@@ -232,7 +250,7 @@ function treeRssKb(root: number): number {
     }
   }
   const inTree = new Set([root]);
-  for (let grew = true; grew; ) {
+  for (let grew = true; grew;) {
     grew = false;
     for (const [pid, ppid] of parents) {
       if (inTree.has(ppid) && !inTree.has(pid)) {
@@ -282,8 +300,13 @@ async function runShipguard(input: RunnerInput): Promise<void> {
   const { SshDeployer } = await import('../bot/deployers/ssh/ssh-deployer.ts');
   const { environmentConfig, parseDeployConfig } = await import('../bot/engine/deploy-config.ts');
   const { stringify } = await import('yaml');
-  const deployer = new SshDeployer({ privateKey: readFileSync(input.privateKeyPath, 'utf8'), knownHosts: readFileSync(input.knownHostsPath, 'utf8') });
-  const yaml = stringify({ environments: { bench: { hosts: input.hosts, concurrency: CONCURRENCY, max_failures: 0, deploy: input.command } } });
+  const deployer = new SshDeployer({
+    privateKey: readFileSync(input.privateKeyPath, 'utf8'),
+    knownHosts: readFileSync(input.knownHostsPath, 'utf8'),
+  });
+  const yaml = stringify({
+    environments: { bench: { hosts: input.hosts, concurrency: CONCURRENCY, max_failures: 0, deploy: input.command } },
+  });
   const config = environmentConfig(parseDeployConfig(yaml), 'bench');
   const job: DeployJob = {
     deploymentId: 1,
@@ -304,7 +327,14 @@ async function runShipguard(input: RunnerInput): Promise<void> {
     deadline: Date.now() + config.timeouts.total,
     secrets: [],
   };
-  const quiet: DeployEvents = { hostStarted() {}, hostPhase() {}, beginStep: async () => true, hostOutput() {}, hostFinished() {}, progress() {} };
+  const quiet: DeployEvents = {
+    hostStarted() {},
+    hostPhase() {},
+    beginStep: async () => true,
+    hostOutput() {},
+    hostFinished() {},
+    progress() {},
+  };
   const result = await deployer.deploy(job, quiet);
   if (result.state !== 'succeeded') throw new Error(result.description);
 }
@@ -323,7 +353,10 @@ function option(name: string): number | undefined {
 
 if (process.argv[1] === THIS_FILE) {
   const runner = process.argv.indexOf('--runner');
-  const work = runner >= 0 ? runAsRunner(process.argv[runner + 1]!, process.argv[runner + 2]!) : main({ repeats: option('repeats'), hosts: option('hosts') });
+  const work =
+    runner >= 0
+      ? runAsRunner(process.argv[runner + 1]!, process.argv[runner + 2]!)
+      : main({ repeats: option('repeats'), hosts: option('hosts') });
   work.then(
     () => process.exit(0),
     (error: Error) => {

@@ -24,7 +24,9 @@ export interface StatusBurstBenchmark {
 
 export async function main(): Promise<StatusBurstBenchmark> {
   const environments = Array.from({ length: DEPLOYMENTS }, (_, i) => `env-${i + 1}`);
-  const world = await startWorld({ deployYml: `environments:\n${environments.map((name) => `  ${name}:\n    deployer: local\n    deploy: 'sleep 1'\n`).join('')}` });
+  const world = await startWorld({
+    deployYml: `environments:\n${environments.map((name) => `  ${name}:\n    deployer: local\n    deploy: 'sleep 1'\n`).join('')}`,
+  });
   const bot = await startBotIn(world);
   try {
     const started = Date.now();
@@ -47,10 +49,17 @@ export async function main(): Promise<StatusBurstBenchmark> {
       allStatusesAfterMs: Math.max(...writes.map((s) => Date.parse(s.createdAt))) - started,
     };
     console.log(`\n${DEPLOYMENTS} deployments at once (20 environments, deploy: sleep 1), one write a second to GitHub:`);
-    console.log(`  terminal status on GitHub: median ${(result.medianTerminalAfterMs / 1000).toFixed(1)} s, last ${(result.lastTerminalAfterMs / 1000).toFixed(1)} s`);
-    console.log(`  every status written after ${(result.allStatusesAfterMs / 1000).toFixed(1)} s, ${result.statusWrites} status writes in all`);
+    console.log(
+      `  terminal status on GitHub: median ${(result.medianTerminalAfterMs / 1000).toFixed(1)} s, last ${(result.lastTerminalAfterMs / 1000).toFixed(1)} s`,
+    );
+    console.log(
+      `  every status written after ${(result.allStatusesAfterMs / 1000).toFixed(1)} s, ${result.statusWrites} status writes in all`,
+    );
     mkdirSync(dirname(RESULTS), { recursive: true });
-    writeFileSync(RESULTS, `${JSON.stringify({ name: 'status-burst', date: new Date().toISOString(), node: process.version, ...result }, null, 2)}\n`);
+    writeFileSync(
+      RESULTS,
+      `${JSON.stringify({ name: 'status-burst', date: new Date().toISOString(), node: process.version, ...result }, null, 2)}\n`,
+    );
     return result;
   } finally {
     await bot.stop();

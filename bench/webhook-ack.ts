@@ -42,13 +42,21 @@ export async function main(): Promise<WebhookAckBenchmark> {
   const apiCalls = await measureApiCalls();
   const result = { burst: BURST, embedded, postgres, apiCallsFor10Hosts: apiCalls };
   console.log(`\nwebhook acknowledgement, ${BURST} deployment webhooks at once to a bot process (${cpus().length} cpus)`);
-  for (const [store, ack] of [['embedded store', embedded], ['PostgreSQL', postgres]] as const) {
-    console.log(`  ${store.padEnd(15)} p50 ${ack.ackMs.p50.toFixed(0)} ms · p99 ${ack.ackMs.p99.toFixed(0)} ms · max ${ack.ackMs.max.toFixed(0)} ms · non-2xx answers: ${ack.non2xx}`);
+  for (const [store, ack] of [
+    ['embedded store', embedded],
+    ['PostgreSQL', postgres],
+  ] as const) {
+    console.log(
+      `  ${store.padEnd(15)} p50 ${ack.ackMs.p50.toFixed(0)} ms · p99 ${ack.ackMs.p99.toFixed(0)} ms · max ${ack.ackMs.max.toFixed(0)} ms · non-2xx answers: ${ack.non2xx}`,
+    );
   }
   console.log(`GitHub API calls for one deployment to 10 hosts: ${apiCalls.total}`);
   for (const [route, count] of Object.entries(apiCalls.byRoute)) console.log(`  ${String(count).padStart(3)}  ${route}`);
   mkdirSync(dirname(RESULTS), { recursive: true });
-  writeFileSync(RESULTS, `${JSON.stringify({ name: 'webhook-ack', date: new Date().toISOString(), node: process.version, cpus: cpus().length, ...result }, null, 2)}\n`);
+  writeFileSync(
+    RESULTS,
+    `${JSON.stringify({ name: 'webhook-ack', date: new Date().toISOString(), node: process.version, cpus: cpus().length, ...result }, null, 2)}\n`,
+  );
   return result;
 }
 
@@ -56,7 +64,9 @@ async function measureBurst(databaseUrl: string | undefined): Promise<Burst> {
   const world = await startWorld({ deployYml: deployYml(`  staging:\n    deployer: local\n    deploy: 'true'\n`), databaseUrl });
   const bot = await startBotProcess(world, { port: await freePort(), cwd: world.dir });
   try {
-    const examples = JSON.parse(readFileSync(join(dirname(THIS_FILE), '../node_modules/@octokit/webhooks-examples/api.github.com/index.json'), 'utf8')) as Array<{
+    const examples = JSON.parse(
+      readFileSync(join(dirname(THIS_FILE), '../node_modules/@octokit/webhooks-examples/api.github.com/index.json'), 'utf8'),
+    ) as Array<{
       name: string;
       examples: Array<Record<string, any>>;
     }>;
@@ -71,19 +81,19 @@ async function measureBurst(databaseUrl: string | undefined): Promise<Burst> {
       return JSON.stringify(payload);
     });
     const deliver = async (body: string, i: number) => {
-        const started = performance.now();
-        const response = await fetch(`${bot.url}/api/github/webhooks`, {
-          method: 'POST',
-          headers: {
-            'content-type': 'application/json',
-            'x-github-event': 'deployment',
-            'x-github-delivery': `bench-${i}`,
-            'x-hub-signature-256': `sha256=${createHmac('sha256', WEBHOOK_SECRET).update(body).digest('hex')}`,
-          },
-          body,
-        });
-        await response.arrayBuffer();
-        return { ms: performance.now() - started, ok: response.status >= 200 && response.status < 300 };
+      const started = performance.now();
+      const response = await fetch(`${bot.url}/api/github/webhooks`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'x-github-event': 'deployment',
+          'x-github-delivery': `bench-${i}`,
+          'x-hub-signature-256': `sha256=${createHmac('sha256', WEBHOOK_SECRET).update(body).digest('hex')}`,
+        },
+        body,
+      });
+      await response.arrayBuffer();
+      return { ms: performance.now() - started, ok: response.status >= 200 && response.status < 300 };
     };
     // A few deliveries one by one first: the burst measures a running bot, not its first request.
     for (let i = 0; i < WARM_UP; i++) await deliver(bodies[i]!, i);
@@ -100,7 +110,9 @@ async function measureBurst(databaseUrl: string | undefined): Promise<Burst> {
 
 async function measureApiCalls() {
   const hosts = Array.from({ length: 10 }, (_, i) => `web-${i + 1}`).join(', ');
-  const world = await startWorld({ deployYml: deployYml(`  staging:\n    deployer: local\n    hosts: [${hosts}]\n    concurrency: 3\n    deploy: 'sleep 0.5'\n`) });
+  const world = await startWorld({
+    deployYml: deployYml(`  staging:\n    deployer: local\n    hosts: [${hosts}]\n    concurrency: 3\n    deploy: 'sleep 0.5'\n`),
+  });
   const bot = await startBotIn(world);
   try {
     const before = world.github.requests.length;

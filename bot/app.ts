@@ -71,7 +71,8 @@ function deploymentFrom(context: Context<'deployment.created'>, appLogin: string
   // Who asked: the creator, except for deployments this bot created for a ChatOps command, which
   // carry the commenter in `requested_by`. Anyone else could claim any name there (and dodge a lock).
   const createdByThisBot = deployment.creator?.login === appLogin;
-  const requestedBy = createdByThisBot && typeof payload.requested_by === 'string' ? payload.requested_by : (deployment.creator?.login ?? 'unknown');
+  const requestedBy =
+    createdByThisBot && typeof payload.requested_by === 'string' ? payload.requested_by : (deployment.creator?.login ?? 'unknown');
   return {
     id: deployment.id,
     installationId: installation.id,

@@ -99,7 +99,15 @@ export async function startBot(options: StartBotOptions): Promise<Bot> {
     },
   });
   const loadConfig = (installationId: number, repository: string) => loadDeployConfig(access, installationId, repository);
-  const chatops = new ChatOps({ store, access, links, log, loadConfig, appLogin: () => services.appLogin(), statusQueued: () => publisher.wake() });
+  const chatops = new ChatOps({
+    store,
+    access,
+    links,
+    log,
+    loadConfig,
+    appLogin: () => services.appLogin(),
+    statusQueued: () => publisher.wake(),
+  });
   const worker = new Worker({
     store,
     owner,
@@ -158,7 +166,12 @@ export async function startBot(options: StartBotOptions): Promise<Bot> {
   worker.start();
   const catchUp = async () => {
     try {
-      await redeliverMissedDeliveries({ access, log, since: new Date(Date.now() - CATCH_UP_WINDOW_MS), received: (guid) => store.hasDelivery(guid) });
+      await redeliverMissedDeliveries({
+        access,
+        log,
+        since: new Date(Date.now() - CATCH_UP_WINDOW_MS),
+        received: (guid) => store.hasDelivery(guid),
+      });
     } catch (error) {
       log.warn({ err: error }, 'could not check for missed webhook deliveries');
     }

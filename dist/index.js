@@ -20506,7 +20506,9 @@ async function createDeployment(github, repository, request2, timing, log) {
     }
     if (!isUnknownOutcome(failure)) throw new CreateError(refusalMessage(failure, repository));
     unknownOutcomes += 1;
-    log(`the create call's outcome is unknown (${failure.status ?? "no answer"}: ${failure.message}); looking for the deployment it may have made`);
+    log(
+      `the create call's outcome is unknown (${failure.status ?? "no answer"}: ${failure.message}); looking for the deployment it may have made`
+    );
     await timing.sleep(timing.settleMs);
     const existingId = await findDeploymentByKey(github, repository, request2, timing, log);
     if (existingId !== void 0) {
@@ -20514,7 +20516,9 @@ async function createDeployment(github, repository, request2, timing, log) {
       return { id: existingId, adopted: true };
     }
     if (unknownOutcomes >= MAX_CREATE_ATTEMPTS) {
-      throw new CreateError(`could not create the deployment: ${unknownOutcomes} create calls had no clear answer (last: ${failure.message}), and none was made`);
+      throw new CreateError(
+        `could not create the deployment: ${unknownOutcomes} create calls had no clear answer (last: ${failure.message}), and none was made`
+      );
     }
     log("no deployment carries this key: the create call did nothing, creating it again");
   }
@@ -20556,7 +20560,9 @@ function payloadKey(payload) {
 }
 function checksNotPassingMessage(failure) {
   const errors = failure.data?.errors;
-  const contexts = Array.isArray(errors) ? errors.flatMap((entry) => Array.isArray(entry?.contexts) ? entry.contexts : []) : [];
+  const contexts = Array.isArray(errors) ? errors.flatMap(
+    (entry) => Array.isArray(entry?.contexts) ? entry.contexts : []
+  ) : [];
   const notGreen = contexts.map((context3) => context3).filter((context3) => typeof context3.context === "string" && context3.state !== "success").map((context3) => `${String(context3.context)} (${String(context3.state)})`);
   const detail = notGreen.length > 0 ? notGreen.join(", ") : failure.message;
   return `checks not passing: ${detail}; no deployment was created (set required-contexts to choose the checks, or none)`;
@@ -20632,7 +20638,11 @@ async function followDeployment(github, repository, deploymentId, options, timin
     return { ...resultFrom("inactive", watched.status), duplicateOf: duplicate.originalId, failure: void 0 };
   }
   if (options.onDuplicate === "fail") {
-    return { ...resultFrom("inactive", watched.status), duplicateOf: duplicate.originalId, failure: `${refusal}; on-duplicate is fail (force: true deploys it again)` };
+    return {
+      ...resultFrom("inactive", watched.status),
+      duplicateOf: duplicate.originalId,
+      failure: `${refusal}; on-duplicate is fail (force: true deploys it again)`
+    };
   }
   log(`${refusal}: following #${duplicate.originalId} instead`);
   const original = await watchStatuses(github, repository, duplicate.originalId, waitDeadline, waitDeadline, timing, log);
@@ -25027,7 +25037,9 @@ function requiredContextsInput(value) {
   const contexts = value.split(",").map((context3) => context3.trim());
   const bad = contexts.find((context3) => context3 === "" || context3.length > MAX_CONTEXT_LENGTH || /[\x00-\x1f\x7f]/.test(context3));
   if (bad !== void 0) {
-    throw new InputError(`input required-contexts has an invalid context ${describe(bad)}: expected none, or a comma-separated list of status check names`);
+    throw new InputError(
+      `input required-contexts has an invalid context ${describe(bad)}: expected none, or a comma-separated list of status check names`
+    );
   }
   return contexts;
 }
@@ -25051,7 +25063,9 @@ async function resolveRef(github, repository, ref) {
     if (failure.status === 404 || failure.status === 422) {
       throw new RefError(`ref ${JSON.stringify(ref)} does not name a commit in ${repository.owner}/${repository.repo}`);
     }
-    throw new RefError(`cannot resolve ref ${JSON.stringify(ref)} to a commit: GitHub answered ${failure.status ?? "nothing"} (${failure.message})`);
+    throw new RefError(
+      `cannot resolve ref ${JSON.stringify(ref)} to a commit: GitHub answered ${failure.status ?? "nothing"} (${failure.message})`
+    );
   }
 }
 var RefError = class extends Error {
@@ -25183,7 +25197,18 @@ async function deploy(outputs, timing, fetch2) {
   info(`deployment #${created.id} ${created.adopted ? "found (its create call had lost its answer)" : "created"}`);
   const summary2 = { environment: inputs.environment, sha, deploymentId: created.id };
   if (!inputs.wait) {
-    await writeJobSummary({ ...summary2, state: "", durationMs: timing.now() - started, logUrl: "", environmentUrl: "", duplicateOf: void 0, failure: void 0 }, process.env.GITHUB_STEP_SUMMARY);
+    await writeJobSummary(
+      {
+        ...summary2,
+        state: "",
+        durationMs: timing.now() - started,
+        logUrl: "",
+        environmentUrl: "",
+        duplicateOf: void 0,
+        failure: void 0
+      },
+      process.env.GITHUB_STEP_SUMMARY
+    );
     return;
   }
   const result = await followDeployment(
@@ -25209,7 +25234,9 @@ async function deploy(outputs, timing, fetch2) {
   } else if (result.state === "inactive" && result.duplicateOf === void 0) {
     warning(`deployment #${created.id} ended inactive${result.description ? `: ${result.description}` : ""}`);
   } else {
-    info(`deployment #${created.id}${result.duplicateOf !== void 0 ? ` (duplicate of #${result.duplicateOf})` : ""}: ${result.state}`);
+    info(
+      `deployment #${created.id}${result.duplicateOf !== void 0 ? ` (duplicate of #${result.duplicateOf})` : ""}: ${result.state}`
+    );
   }
 }
 

@@ -18,7 +18,9 @@ await build({
   target: 'node24',
   format: 'esm',
   // Some dependencies (undici, tunnel) are CommonJS and call require(): give the ES module one.
-  banner: { js: "import { createRequire as __shipguardCreateRequire } from 'node:module';\nconst require = __shipguardCreateRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __shipguardCreateRequire } from 'node:module';\nconst require = __shipguardCreateRequire(import.meta.url);",
+  },
   legalComments: 'eof',
   sourcemap: false,
   logLevel: 'warning',

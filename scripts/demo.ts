@@ -62,42 +62,81 @@ try {
   demo = await step(
     'starting the GitHub stand-in and three SSH hosts',
     () => startDemoWorld({ hostCount: 3, ssh: args.has('--ssh2') ? 'ssh2' : 'auto', logLevel: 'warn' }),
-    (d) => `${d.sshKind === 'sshd' ? 'OpenSSH sshd' : `ssh2 servers${d.sshdProblem ? ` (not sshd: ${d.sshdProblem})` : ''}`} on ${d.hosts.hosts.map((h) => h.spec.split('@')[1]).join(', ')}; GitHub API at ${d.github.apiUrl}`,
+    (d) =>
+      `${d.sshKind === 'sshd' ? 'OpenSSH sshd' : `ssh2 servers${d.sshdProblem ? ` (not sshd: ${d.sshdProblem})` : ''}`} on ${d.hosts.hosts.map((h) => h.spec.split('@')[1]).join(', ')}; GitHub API at ${d.github.apiUrl}`,
   );
   const world = demo;
-  const bot = await step('starting the bot (embedded store)', () => world.startBot(), (b) => `listening on ${b.url}`);
-  say(dim(`  acme/app: .github/deploy.yml on main (staging: 3 hosts, 2 at a time; production: requires staging); pull request #${world.pullRequest} at ${world.featureSha.slice(0, 7)}`));
+  const bot = await step(
+    'starting the bot (embedded store)',
+    () => world.startBot(),
+    (b) => `listening on ${b.url}`,
+  );
+  say(
+    dim(
+      `  acme/app: .github/deploy.yml on main (staging: 3 hosts, 2 at a time; production: requires staging); pull request #${world.pullRequest} at ${world.featureSha.slice(0, 7)}`,
+    ),
+  );
 
   say();
   const actionLine = (line: string) => say(`  ${dim('action │')} ${line}`);
-  const first = await step(`1. the Action deploys ${world.featureSha.slice(0, 7)} to staging`, () => world.runAction({ environment: 'staging', runId: 1, onLine: actionLine }), (r) => `state ${r.outputs.state || '(none)'}`);
+  const first = await step(
+    `1. the Action deploys ${world.featureSha.slice(0, 7)} to staging`,
+    () => world.runAction({ environment: 'staging', runId: 1, onLine: actionLine }),
+    (r) => `state ${r.outputs.state || '(none)'}`,
+  );
   const firstId = Number(first.outputs['deployment-id']);
   expect(first.outputs.state === 'success', `the first staging deploy ended ${first.outputs.state || 'without a state'}, not success`);
 
-  const second = await step('2. the same workflow step runs again (a new run, the same commit)', () => world.runAction({ environment: 'staging', runId: 2, onLine: actionLine }), (r) =>
-    r.outputs['duplicate-of'] ? `refused as a duplicate of #${r.outputs['duplicate-of']}, followed to its outcome: ${r.outputs.state}` : `state ${r.outputs.state || '(none)'}`,
+  const second = await step(
+    '2. the same workflow step runs again (a new run, the same commit)',
+    () => world.runAction({ environment: 'staging', runId: 2, onLine: actionLine }),
+    (r) =>
+      r.outputs['duplicate-of']
+        ? `refused as a duplicate of #${r.outputs['duplicate-of']}, followed to its outcome: ${r.outputs.state}`
+        : `state ${r.outputs.state || '(none)'}`,
   );
   expect(second.outputs['duplicate-of'] === String(firstId), `the second run was not refused as a duplicate of #${firstId}`);
-  expect(second.outputs.state === first.outputs.state, `the second run reported ${second.outputs.state}, not the original's ${first.outputs.state}`);
+  expect(
+    second.outputs.state === first.outputs.state,
+    `the second run reported ${second.outputs.state}, not the original's ${first.outputs.state}`,
+  );
 
   say();
-  const deployReply = await step(`3. a comment on pull request #${world.pullRequest}: /deploy production`, async () => {
-    const command = await world.comment('/deploy production');
-    const production = await world.github
-      .waitFor(() => world.github.deployments(REPOSITORY).find((d) => d.environment === 'production'), CHATOPS_WAIT_MS)
-      .catch(() => undefined);
-    if (!expect(production !== undefined, `the bot did not answer /deploy production within ${CHATOPS_WAIT_MS / 1000} s (no production deployment; is ChatOps wired in bot/bot.ts?)`)) {
-      return world.waitForReply(command, 1000);
-    }
-    githubLine(`reactions on the comment: ${world.github.reactions(command).join(', ') || 'none'}; deployment #${production!.id} created by ${production!.creator.login}`);
-    const final = await followStatuses(world, production!.id, DEPLOY_WAIT_MS);
-    expect(final?.state === 'success', `the production deployment #${production!.id} ended ${final?.state ?? `with no final status within ${DEPLOY_WAIT_MS / 1000} s`}`);
-    // The reply is edited as the deploy moves: wait for it to say how it ended.
-    return world.waitForReply(command, 10_000, (c) => final === undefined || c.body.includes(final.description));
-  }, (c: Comment | null) => (c ? 'the bot replied' : 'no reply'));
+  const deployReply = await step(
+    `3. a comment on pull request #${world.pullRequest}: /deploy production`,
+    async () => {
+      const command = await world.comment('/deploy production');
+      const production = await world.github
+        .waitFor(() => world.github.deployments(REPOSITORY).find((d) => d.environment === 'production'), CHATOPS_WAIT_MS)
+        .catch(() => undefined);
+      if (
+        !expect(
+          production !== undefined,
+          `the bot did not answer /deploy production within ${CHATOPS_WAIT_MS / 1000} s (no production deployment; is ChatOps wired in bot/bot.ts?)`,
+        )
+      ) {
+        return world.waitForReply(command, 1000);
+      }
+      githubLine(
+        `reactions on the comment: ${world.github.reactions(command).join(', ') || 'none'}; deployment #${production!.id} created by ${production!.creator.login}`,
+      );
+      const final = await followStatuses(world, production!.id, DEPLOY_WAIT_MS);
+      expect(
+        final?.state === 'success',
+        `the production deployment #${production!.id} ended ${final?.state ?? `with no final status within ${DEPLOY_WAIT_MS / 1000} s`}`,
+      );
+      // The reply is edited as the deploy moves: wait for it to say how it ended.
+      return world.waitForReply(command, 10_000, (c) => final === undefined || c.body.includes(final.description));
+    },
+    (c: Comment | null) => (c ? 'the bot replied' : 'no reply'),
+  );
   expect(deployReply !== null, 'the bot did not reply to /deploy production');
 
-  const statusReply = await step('4. a comment: /status', async () => world.waitForReply(await world.comment('/status'), CHATOPS_WAIT_MS), (c) => (c ? 'the bot replied' : 'no reply'));
+  const statusReply = await step(
+    '4. a comment: /status',
+    async () => world.waitForReply(await world.comment('/status'), CHATOPS_WAIT_MS),
+    (c) => (c ? 'the bot replied' : 'no reply'),
+  );
   expect(statusReply !== null, `the bot did not reply to /status within ${CHATOPS_WAIT_MS / 1000} s`);
 
   say();
@@ -107,7 +146,8 @@ try {
     [Number(second.outputs['deployment-id']), 'the Action, run 2'],
   ]);
   for (const deployment of world.github.deployments(REPOSITORY)) {
-    for (const line of timeline(deployment, world.statuses(deployment.id), labels.get(deployment.id) ?? 'the /deploy comment')) say(`  ${line}`);
+    for (const line of timeline(deployment, world.statuses(deployment.id), labels.get(deployment.id) ?? 'the /deploy comment'))
+      say(`  ${line}`);
   }
 
   say();
@@ -122,7 +162,10 @@ try {
   for (const [index, row] of rows.entries()) {
     for (const environment of ranProduction ? ENVIRONMENTS : ['staging']) {
       const runs = world.deployCount(index, environment, world.featureSha);
-      expect(row.live[environment]?.trim() === world.featureSha, `host ${row.spec} does not run ${world.featureSha.slice(0, 7)} on ${environment}`);
+      expect(
+        row.live[environment]?.trim() === world.featureSha,
+        `host ${row.spec} does not run ${world.featureSha.slice(0, 7)} on ${environment}`,
+      );
       expect(runs === 1, `host ${row.spec} ran the ${environment} deploy ${runs} times, not once`);
     }
   }
@@ -135,7 +178,10 @@ try {
   const logUrl = world.finalStatus(firstId)?.logUrl;
   say(`${bold('Log page')} of the staging deployment: ${logUrl ?? '(none)'}`);
   say(dim(`  also ${bot.url}/healthz and ${bot.url}/metrics`));
-  expect(world.github.problems.length === 0, `the GitHub stand-in saw requests or answers the real API would not accept:\n    ${world.github.problems.join('\n    ')}`);
+  expect(
+    world.github.problems.length === 0,
+    `the GitHub stand-in saw requests or answers the real API would not accept:\n    ${world.github.problems.join('\n    ')}`,
+  );
   say(dim(`done in ${((performance.now() - started) / 1000).toFixed(1)} s`));
 } catch (error) {
   problems.push(`the demo stopped: ${(error as Error).stack ?? error}`);

@@ -89,7 +89,9 @@ export async function createDeployment(
     if (!isUnknownOutcome(failure)) throw new CreateError(refusalMessage(failure, repository));
 
     unknownOutcomes += 1;
-    log(`the create call's outcome is unknown (${failure.status ?? 'no answer'}: ${failure.message}); looking for the deployment it may have made`);
+    log(
+      `the create call's outcome is unknown (${failure.status ?? 'no answer'}: ${failure.message}); looking for the deployment it may have made`,
+    );
     await timing.sleep(timing.settleMs);
     const existingId = await findDeploymentByKey(github, repository, request, timing, log);
     if (existingId !== undefined) {
@@ -97,7 +99,9 @@ export async function createDeployment(
       return { id: existingId, adopted: true };
     }
     if (unknownOutcomes >= MAX_CREATE_ATTEMPTS) {
-      throw new CreateError(`could not create the deployment: ${unknownOutcomes} create calls had no clear answer (last: ${failure.message}), and none was made`);
+      throw new CreateError(
+        `could not create the deployment: ${unknownOutcomes} create calls had no clear answer (last: ${failure.message}), and none was made`,
+      );
     }
     log('no deployment carries this key: the create call did nothing, creating it again');
   }
@@ -153,7 +157,9 @@ function payloadKey(payload: unknown): unknown {
 function checksNotPassingMessage(failure: GitHubFailure): string {
   const errors = (failure.data as { errors?: unknown })?.errors;
   const contexts = Array.isArray(errors)
-    ? errors.flatMap((entry) => (Array.isArray((entry as { contexts?: unknown })?.contexts) ? (entry as { contexts: unknown[] }).contexts : []))
+    ? errors.flatMap((entry) =>
+        Array.isArray((entry as { contexts?: unknown })?.contexts) ? (entry as { contexts: unknown[] }).contexts : [],
+      )
     : [];
   const notGreen = contexts
     .map((context) => context as { context?: unknown; state?: unknown })
@@ -166,7 +172,9 @@ function checksNotPassingMessage(failure: GitHubFailure): string {
 function refusalMessage(failure: GitHubFailure, repository: RepositoryName): string {
   const errors = (failure.data as { errors?: unknown })?.errors;
   const details = Array.isArray(errors)
-    ? errors.map((entry) => (typeof entry === 'string' ? entry : (entry as { message?: unknown })?.message)).filter((text) => typeof text === 'string')
+    ? errors
+        .map((entry) => (typeof entry === 'string' ? entry : (entry as { message?: unknown })?.message))
+        .filter((text) => typeof text === 'string')
     : [];
   const reason = [failure.message, ...details].join(': ');
   const hint =

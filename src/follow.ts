@@ -41,7 +41,10 @@ interface DeploymentStatus {
   environment_url?: string;
 }
 
-type WatchResult = { kind: 'terminal'; status: DeploymentStatus } | { kind: 'timeout'; latest: DeploymentStatus | undefined } | { kind: 'no-pickup'; lastPollProblem: string | undefined };
+type WatchResult =
+  | { kind: 'terminal'; status: DeploymentStatus }
+  | { kind: 'timeout'; latest: DeploymentStatus | undefined }
+  | { kind: 'no-pickup'; lastPollProblem: string | undefined };
 
 export async function followDeployment(
   github: GitHubClient,
@@ -74,7 +77,11 @@ export async function followDeployment(
     return { ...resultFrom('inactive', watched.status), duplicateOf: duplicate.originalId, failure: undefined };
   }
   if (options.onDuplicate === 'fail') {
-    return { ...resultFrom('inactive', watched.status), duplicateOf: duplicate.originalId, failure: `${refusal}; on-duplicate is fail (force: true deploys it again)` };
+    return {
+      ...resultFrom('inactive', watched.status),
+      duplicateOf: duplicate.originalId,
+      failure: `${refusal}; on-duplicate is fail (force: true deploys it again)`,
+    };
   }
 
   log(`${refusal}: following #${duplicate.originalId} instead`);

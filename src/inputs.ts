@@ -118,7 +118,9 @@ function requiredContextsInput(value: string): string[] | undefined {
   const contexts = value.split(',').map((context) => context.trim());
   const bad = contexts.find((context) => context === '' || context.length > MAX_CONTEXT_LENGTH || /[\x00-\x1f\x7f]/.test(context));
   if (bad !== undefined) {
-    throw new InputError(`input required-contexts has an invalid context ${describe(bad)}: expected none, or a comma-separated list of status check names`);
+    throw new InputError(
+      `input required-contexts has an invalid context ${describe(bad)}: expected none, or a comma-separated list of status check names`,
+    );
   }
   return contexts;
 }

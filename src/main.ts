@@ -71,7 +71,18 @@ async function deploy(outputs: Outputs, timing: Timing, fetch: typeof globalThis
 
   const summary = { environment: inputs.environment, sha, deploymentId: created.id };
   if (!inputs.wait) {
-    await writeJobSummary({ ...summary, state: '', durationMs: timing.now() - started, logUrl: '', environmentUrl: '', duplicateOf: undefined, failure: undefined }, process.env.GITHUB_STEP_SUMMARY);
+    await writeJobSummary(
+      {
+        ...summary,
+        state: '',
+        durationMs: timing.now() - started,
+        logUrl: '',
+        environmentUrl: '',
+        duplicateOf: undefined,
+        failure: undefined,
+      },
+      process.env.GITHUB_STEP_SUMMARY,
+    );
     return;
   }
 
@@ -99,6 +110,8 @@ async function deploy(outputs: Outputs, timing: Timing, fetch: typeof globalThis
   } else if (result.state === 'inactive' && result.duplicateOf === undefined) {
     core.warning(`deployment #${created.id} ended inactive${result.description ? `: ${result.description}` : ''}`);
   } else {
-    core.info(`deployment #${created.id}${result.duplicateOf !== undefined ? ` (duplicate of #${result.duplicateOf})` : ''}: ${result.state}`);
+    core.info(
+      `deployment #${created.id}${result.duplicateOf !== undefined ? ` (duplicate of #${result.duplicateOf})` : ''}: ${result.state}`,
+    );
   }
 }

@@ -23,7 +23,9 @@ export async function resolveRef(github: GitHubClient, repository: RepositoryNam
     if (failure.status === 404 || failure.status === 422) {
       throw new RefError(`ref ${JSON.stringify(ref)} does not name a commit in ${repository.owner}/${repository.repo}`);
     }
-    throw new RefError(`cannot resolve ref ${JSON.stringify(ref)} to a commit: GitHub answered ${failure.status ?? 'nothing'} (${failure.message})`);
+    throw new RefError(
+      `cannot resolve ref ${JSON.stringify(ref)} to a commit: GitHub answered ${failure.status ?? 'nothing'} (${failure.message})`,
+    );
   }
 }
 

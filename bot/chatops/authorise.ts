@@ -39,7 +39,8 @@ export interface PullRequestFacts {
 /** Why a command may not act on this pull request, or null when it may. */
 export function pullRequestProblem(pull: PullRequestFacts): string | null {
   if (!pull.open) return 'this pull request is closed: commands act only on open pull requests';
-  if (pull.fork) return 'this pull request comes from a fork: its code is not deployed from comments (push the branch to this repository instead)';
+  if (pull.fork)
+    return 'this pull request comes from a fork: its code is not deployed from comments (push the branch to this repository instead)';
   return null;
 }
 

@@ -6,7 +6,12 @@ export type Reaction = 'eyes' | 'rocket' | 'confused';
 
 export async function postReply(client: GitHubClient, repository: string, issueNumber: number, body: string): Promise<number> {
   const { owner, repo } = splitRepository(repository);
-  const { data } = await client.request('POST /repos/{owner}/{repo}/issues/{issue_number}/comments', { owner, repo, issue_number: issueNumber, body });
+  const { data } = await client.request('POST /repos/{owner}/{repo}/issues/{issue_number}/comments', {
+    owner,
+    repo,
+    issue_number: issueNumber,
+    body,
+  });
   return Number(data.id);
 }
 
@@ -17,5 +22,10 @@ export async function editReply(client: GitHubClient, repository: string, replyI
 
 export async function react(client: GitHubClient, repository: string, commentId: number, content: Reaction): Promise<void> {
   const { owner, repo } = splitRepository(repository);
-  await client.request('POST /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions', { owner, repo, comment_id: commentId, content });
+  await client.request('POST /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions', {
+    owner,
+    repo,
+    comment_id: commentId,
+    content,
+  });
 }

@@ -57,7 +57,8 @@ export async function createChatOpsDeployment(client: GitHubClient, request: Cha
       // A create whose answer was lost may have created a deployment: never sent twice (rule 3).
       request: { retries: 0 },
     });
-    if (status !== 201 || !('id' in data)) return { kind: 'failed', message: `GitHub created no deployment (${status}: ${'message' in data ? data.message : 'no message'})` };
+    if (status !== 201 || !('id' in data))
+      return { kind: 'failed', message: `GitHub created no deployment (${status}: ${'message' in data ? data.message : 'no message'})` };
     return { kind: 'created', id: Number(data.id) };
   } catch (error) {
     const failure = error as { status?: number; message?: string; response?: { data?: unknown } };
@@ -73,7 +74,8 @@ export async function createChatOpsDeployment(client: GitHubClient, request: Cha
 }
 
 function descriptionFor(request: ChatOpsDeploymentRequest): string {
-  if (request.kind === 'rollback') return `rollback of ${request.environment} to ${request.sha.slice(0, 7)}${request.rollbackOf ? ` (from ${request.rollbackOf.slice(0, 7)})` : ''}, requested by @${request.requestedBy}`;
+  if (request.kind === 'rollback')
+    return `rollback of ${request.environment} to ${request.sha.slice(0, 7)}${request.rollbackOf ? ` (from ${request.rollbackOf.slice(0, 7)})` : ''}, requested by @${request.requestedBy}`;
   return `${request.kind === 'noop' ? 'noop deploy' : 'deploy'} requested by @${request.requestedBy} from a pull request comment`;
 }
 

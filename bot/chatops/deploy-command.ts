@@ -21,7 +21,13 @@ export async function runDeploy(scope: CommandScope, command: DeployCommand): Pr
   let sha = command.headSha;
   let rollbackOf: string | null = null;
   if (command.kind === 'rollback') {
-    const succeeded = await scope.store.deployments({ repository: scope.repository, environment: command.environment, states: ['succeeded'], task: 'deploy', limit: 100 });
+    const succeeded = await scope.store.deployments({
+      repository: scope.repository,
+      environment: command.environment,
+      states: ['succeeded'],
+      task: 'deploy',
+      limit: 100,
+    });
     const { live, target } = rollbackTarget(succeeded);
     if (!live || !target) return reply(nothingToRollBackReply(command.environment, live?.sha ?? null), false);
     sha = target.sha;

@@ -3,7 +3,15 @@
 import { statusFor } from '../engine/status-for.ts';
 import type { Role } from './authorise.ts';
 import { reply, type Answer, type CommandScope } from './command-scope.ts';
-import { alreadyLockedReply, cancelReply, lockedReply, notLockedReply, unlockedReply, unlockRefusedReply, type CancelView } from './replies.ts';
+import {
+  alreadyLockedReply,
+  cancelReply,
+  lockedReply,
+  notLockedReply,
+  unlockedReply,
+  unlockRefusedReply,
+  type CancelView,
+} from './replies.ts';
 
 export async function runLock(scope: CommandScope, environment: string, reason: string): Promise<Answer> {
   const lock = await scope.store.lock(scope.repository, environment, scope.user, reason);
@@ -15,7 +23,8 @@ export async function runLock(scope: CommandScope, environment: string, reason: 
 export async function runUnlock(scope: CommandScope, environment: string, role: Role): Promise<Answer> {
   const current = await scope.store.environmentLock(scope.repository, environment);
   if (!current) return reply(notLockedReply(environment), false);
-  if (current.owner !== scope.user && role !== 'admin') return reply(unlockRefusedReply(environment, current, scope.user, scope.now), false);
+  if (current.owner !== scope.user && role !== 'admin')
+    return reply(unlockRefusedReply(environment, current, scope.user, scope.now), false);
   // Conditional on the owner read above: a lock re-taken by someone else meanwhile stays.
   const lifted = await scope.store.unlock(scope.repository, environment, current.owner);
   if (!lifted) return runUnlock(scope, environment, role);

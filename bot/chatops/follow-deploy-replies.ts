@@ -32,7 +32,10 @@ export class DeployReplyFollower {
     this.waiting.set(status.deploymentId, status);
     if (this.sending.has(status.deploymentId)) return;
     const id = status.deploymentId;
-    this.sending.set(id, this.sendWaiting(id).finally(() => this.sending.delete(id)));
+    this.sending.set(
+      id,
+      this.sendWaiting(id).finally(() => this.sending.delete(id)),
+    );
   }
 
   /** Resolves when no edit is waiting or in flight. */
@@ -55,7 +58,10 @@ export class DeployReplyFollower {
     const hosts = await store.hosts(record.id);
     const end = isTerminalStatus(status.state);
     await withFreshToken(access, record.installationId, async (client) => {
-      const headMovedTo = end && chatops.command !== 'rollback' && record.state !== 'refused' ? await this.headIfMoved(client, record.repository, chatops, record.sha) : null;
+      const headMovedTo =
+        end && chatops.command !== 'rollback' && record.state !== 'refused'
+          ? await this.headIfMoved(client, record.repository, chatops, record.sha)
+          : null;
       const view: DeployView = {
         kind: chatops.command,
         environment: record.environment,
@@ -78,7 +84,12 @@ export class DeployReplyFollower {
   }
 
   /** The pull request's head now, when it is not the SHA deployed (someone pushed after the command). */
-  private async headIfMoved(client: GitHubClient, repository: string, chatops: ChatOpsPayload, deployedSha: string): Promise<string | null> {
+  private async headIfMoved(
+    client: GitHubClient,
+    repository: string,
+    chatops: ChatOpsPayload,
+    deployedSha: string,
+  ): Promise<string | null> {
     try {
       const { headSha } = await pullRequestFacts(client, repository, chatops.issue_number);
       return headSha === deployedSha ? null : headSha;

@@ -65,7 +65,10 @@ function parseArguments(name: CommandName, args: string[], rest: string): ParseR
     case 'rollback':
     case 'unlock':
     case 'cancel': {
-      if (args.length !== 1) return invalid(args.length === 0 ? `/${name} needs an environment` : `/${name} takes one environment, got ${args.length} words`, [name]);
+      if (args.length !== 1)
+        return invalid(args.length === 0 ? `/${name} needs an environment` : `/${name} takes one environment, got ${args.length} words`, [
+          name,
+        ]);
       const problem = environmentNameError(args[0]!);
       return problem ? invalid(problem, [name]) : command({ name, environment: args[0]! });
     }
@@ -74,7 +77,8 @@ function parseArguments(name: CommandName, args: string[], rest: string): ParseR
       const problem = environmentNameError(args[0]!);
       if (problem) return invalid(problem, [name]);
       const reason = rest.slice(args[0]!.length).trim();
-      if (reason.length > MAX_LOCK_REASON) return invalid(`the lock reason is ${reason.length} characters long; at most ${MAX_LOCK_REASON}`, [name]);
+      if (reason.length > MAX_LOCK_REASON)
+        return invalid(`the lock reason is ${reason.length} characters long; at most ${MAX_LOCK_REASON}`, [name]);
       return command({ name, environment: args[0]!, reason });
     }
     case 'status': {

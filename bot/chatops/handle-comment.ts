@@ -15,7 +15,15 @@ import { runDeploy } from './deploy-command.ts';
 import { runCancel, runLock, runUnlock } from './environment-commands.ts';
 import { DeployReplyFollower } from './follow-deploy-replies.ts';
 import { parseCommand, type Command, type ParseResult } from './grammar.ts';
-import { configErrorReply, failedReply, invalidCommandReply, noEnvironmentReply, permissionReply, pullRequestReply, unknownEnvironmentReply } from './replies.ts';
+import {
+  configErrorReply,
+  failedReply,
+  invalidCommandReply,
+  noEnvironmentReply,
+  permissionReply,
+  pullRequestReply,
+  unknownEnvironmentReply,
+} from './replies.ts';
 import { runHelp, runStatus } from './status-command.ts';
 
 export interface ChatOpsOptions {
@@ -63,7 +71,9 @@ export class ChatOps {
       commentId: comment.id,
       user: comment.user!.login,
     };
-    const work = this.answer(request, parsed).catch((error) => this.options.log.error({ err: error, comment: request.commentId }, 'ChatOps: could not answer a comment'));
+    const work = this.answer(request, parsed).catch((error) =>
+      this.options.log.error({ err: error, comment: request.commentId }, 'ChatOps: could not answer a comment'),
+    );
     this.inFlight.add(work);
     void work.finally(() => this.inFlight.delete(work));
   }
@@ -86,10 +96,15 @@ export class ChatOps {
     // One client for the whole answer: a command takes seconds, a token lasts an hour. (withFreshToken
     // would repeat the whole command after a 401, and a command's writes must not run twice.)
     const client = await access.installation(request.installationId);
-    const eyes = react(client, request.repository, request.commentId, 'eyes').catch((error) => log.warn({ err: error }, 'ChatOps: could not react 👀'));
+    const eyes = react(client, request.repository, request.commentId, 'eyes').catch((error) =>
+      log.warn({ err: error }, 'ChatOps: could not react 👀'),
+    );
     let answer: Answer;
     try {
-      answer = parsed.kind === 'invalid' ? reply(invalidCommandReply(parsed.problem, parsed.usage), false) : await this.run(client, request, parsed.command);
+      answer =
+        parsed.kind === 'invalid'
+          ? reply(invalidCommandReply(parsed.problem, parsed.usage), false)
+          : await this.run(client, request, parsed.command);
     } catch (error) {
       log.error({ err: error, comment: request.commentId }, 'ChatOps: a command failed');
       answer = reply(failedReply(`the command could not be completed (${(error as Error).message.split('\n')[0]})`), false);
@@ -116,11 +131,15 @@ export class ChatOps {
 
     if (command.name === 'help') return runHelp(scope, config, await role());
     if (command.name === 'status') {
-      if (command.environment !== null && !Object.hasOwn(config.environments, command.environment)) return reply(unknownEnvironmentReply(command.environment, defined), false);
+      if (command.environment !== null && !Object.hasOwn(config.environments, command.environment))
+        return reply(unknownEnvironmentReply(command.environment, defined), false);
       return runStatus(scope, command.environment === null ? defined : [command.environment]);
     }
 
-    const environment = command.name === 'deploy' ? (command.environment ?? config.default_environment ?? (defined.length === 1 ? defined[0]! : null)) : command.environment;
+    const environment =
+      command.name === 'deploy'
+        ? (command.environment ?? config.default_environment ?? (defined.length === 1 ? defined[0]! : null))
+        : command.environment;
     if (environment === null) return reply(noEnvironmentReply(defined), false);
     const envConfig = Object.hasOwn(config.environments, environment) ? config.environments[environment] : undefined;
     if (!envConfig) return reply(unknownEnvironmentReply(environment, defined), false);
@@ -136,7 +155,13 @@ export class ChatOps {
 
     switch (command.name) {
       case 'deploy':
-        return runDeploy(scope, { kind: command.noop ? 'noop' : 'deploy', environment, config: envConfig, force: command.force, headSha: pull.headSha });
+        return runDeploy(scope, {
+          kind: command.noop ? 'noop' : 'deploy',
+          environment,
+          config: envConfig,
+          force: command.force,
+          headSha: pull.headSha,
+        });
       case 'rollback':
         return runDeploy(scope, { kind: 'rollback', environment, config: envConfig, force: true, headSha: pull.headSha });
       case 'lock':
@@ -150,7 +175,11 @@ export class ChatOps {
 }
 
 function actionText(command: Command, environment: string): string {
-  const verb: Record<string, string> = { deploy: 'deploying to', rollback: 'rolling back', lock: 'locking', cancel: 'cancelling deploys on' };
+  const verb: Record<string, string> = {
+    deploy: 'deploying to',
+    rollback: 'rolling back',
+    lock: 'locking',
+    cancel: 'cancelling deploys on',
+  };
   return `${verb[command.name] ?? command.name} ${environment}`;
 }
-

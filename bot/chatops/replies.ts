@@ -117,7 +117,8 @@ export function deployReply(view: DeployView): string {
 }
 
 function shaNote(view: DeployView): string {
-  if (view.kind === 'rollback') return view.rollbackOf ? ` (previous successful deploy; live was ${short(view.rollbackOf)})` : ' (previous successful deploy)';
+  if (view.kind === 'rollback')
+    return view.rollbackOf ? ` (previous successful deploy; live was ${short(view.rollbackOf)})` : ' (previous successful deploy)';
   return " (the pull request's head when the command was read)";
 }
 
@@ -214,9 +215,14 @@ export interface EnvironmentStatusView {
 export function statusReply(environments: EnvironmentStatusView[], now: Date): string {
   const sections = environments.map((env) => {
     const lines = [
-      env.live ? `live: ${short(env.live.sha)} (#${env.live.id}), deployed by @${env.live.requestedBy} ${when(env.live.finishedAt, now)}` : 'live: nothing deployed by shipguard yet',
+      env.live
+        ? `live: ${short(env.live.sha)} (#${env.live.id}), deployed by @${env.live.requestedBy} ${when(env.live.finishedAt, now)}`
+        : 'live: nothing deployed by shipguard yet',
       env.lock ? lockText(env.lock, now) : 'not locked',
-      ...env.active.map((d) => `${d.state}: #${d.id} ${short(d.sha)}${d.task === 'deploy' ? '' : ` (${d.task})`} by @${d.requestedBy}${d.description ? ` (${d.description})` : ''}`),
+      ...env.active.map(
+        (d) =>
+          `${d.state}: #${d.id} ${short(d.sha)}${d.task === 'deploy' ? '' : ` (${d.task})`} by @${d.requestedBy}${d.description ? ` (${d.description})` : ''}`,
+      ),
     ];
     return `**${env.environment}**\n${list(lines)}`;
   });
@@ -232,14 +238,16 @@ export interface HelpEnvironment {
 export function helpReply(user: string, role: Role, environments: HelpEnvironment[], mayUse: (needed: Role) => boolean): string {
   const commands = list(COMMAND_NAMES.map((name) => `${usageCode(USAGE[name])}: ${COMMAND_HELP[name]}`));
   const rows = environments.map(
-    (env) => `| ${env.environment}${env.isDefault ? ' (default)' : ''} | ${env.permission} | ${mayUse(env.permission) ? '✅ yes' : '❌ no'} |`,
+    (env) =>
+      `| ${env.environment}${env.isDefault ? ' (default)' : ''} | ${env.permission} | ${mayUse(env.permission) ? '✅ yes' : '❌ no'} |`,
   );
   const table = ['| environment | needs | you may deploy |', '| --- | --- | --- |', ...rows].join('\n');
   return `ℹ️ **Commands** (the first line of a comment on an open pull request of this repository):\n\n${commands}\n\n**Environments** (@${user} has ${code(role)}):\n\n${table}`;
 }
 
 const COMMAND_HELP: Record<(typeof COMMAND_NAMES)[number], string> = {
-  deploy: "deploys this pull request's head commit (`--force` runs it again after a success; `noop` runs the commands with `DEPLOY_NOOP=1`)",
+  deploy:
+    "deploys this pull request's head commit (`--force` runs it again after a success; `noop` runs the commands with `DEPLOY_NOOP=1`)",
   rollback: 'deploys the previous successful commit of the environment again',
   lock: 'refuses deploys by anyone else until unlocked',
   unlock: 'lifts your lock (admins may lift anyone’s)',

@@ -16,7 +16,14 @@ export async function runStatus(scope: CommandScope, environments: string[]): Pr
       environment,
       live: live ? { sha: live.sha, id: live.id, requestedBy: live.requestedBy, finishedAt: live.finishedAt ?? live.receivedAt } : null,
       lock: await store.environmentLock(repository, environment),
-      active: active.map((d) => ({ id: d.id, sha: d.sha, state: d.state === 'running' ? 'running' : 'queued', requestedBy: d.requestedBy, task: d.task, description: d.description })),
+      active: active.map((d) => ({
+        id: d.id,
+        sha: d.sha,
+        state: d.state === 'running' ? 'running' : 'queued',
+        requestedBy: d.requestedBy,
+        task: d.task,
+        description: d.description,
+      })),
     });
   }
   return reply(statusReply(views, scope.now), true);
@@ -28,5 +35,8 @@ export function runHelp(scope: CommandScope, config: DeployConfig, role: Role): 
     permission: env.permission,
     isDefault: environment === config.default_environment,
   }));
-  return reply(helpReply(scope.user, role, environments, (needed) => reaches(role, needed)), true);
+  return reply(
+    helpReply(scope.user, role, environments, (needed) => reaches(role, needed)),
+    true,
+  );
 }

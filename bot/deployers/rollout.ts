@@ -33,7 +33,14 @@ export async function rollout(job: DeployJob, transport: HostTransport, events: 
   for (const host of inDoubt) {
     const tally = tallies.find((t) => t.name === host.name)!;
     events.hostStarted(tally.name);
-    const resolved = await resolveInDoubt(job, transport, tally.name, events, 'the bot running it stopped mid-command', Date.now() + host.inDoubtForMs);
+    const resolved = await resolveInDoubt(
+      job,
+      transport,
+      tally.name,
+      events,
+      'the bot running it stopped mid-command',
+      Date.now() + host.inDoubtForMs,
+    );
     finish(events, tally, resolved);
   }
 
@@ -86,7 +93,12 @@ const NOT_STARTED = null;
 type StepEnd = CommandEnd & { hardDeadline: number };
 type Step = (phase: ActingPhase | 'revision', command: string, capture?: string[]) => Promise<StepEnd | typeof NOT_STARTED>;
 
-async function deployHost(job: DeployJob, transport: HostTransport, host: string, events: DeployEvents): Promise<HostEnd | typeof NOT_STARTED> {
+async function deployHost(
+  job: DeployJob,
+  transport: HostTransport,
+  host: string,
+  events: DeployEvents,
+): Promise<HostEnd | typeof NOT_STARTED> {
   const config = job.config;
   events.hostPhase(host, 'connect');
   let connection: HostConnection;
@@ -112,22 +124,38 @@ async function deployHost(job: DeployJob, transport: HostTransport, host: string
       if (end.kind === 'exit' && end.code === 0 && output.join('').trim() === job.sha) {
         return { outcome: 'skipped', message: `already at ${job.sha.slice(0, 7)}`, settled: true };
       }
-      if (end.kind !== 'exit' || end.code !== 0) return { outcome: 'failed', message: `not deployed: revision check ${describeEnd(end)}`, settled: true };
+      if (end.kind !== 'exit' || end.code !== 0)
+        return { outcome: 'failed', message: `not deployed: revision check ${describeEnd(end)}`, settled: true };
     }
     const deploy = await step('deploy', config.deploy!);
     if (deploy === NOT_STARTED) return NOT_STARTED;
     const afterDeploy = await judge(job, transport, host, events, 'deploy', deploy, step);
     if (afterDeploy || !config.healthcheck) return afterDeploy ?? { outcome: 'succeeded', message: 'deployed', settled: true };
     const health = await step('healthcheck', config.healthcheck);
-    if (health === NOT_STARTED) return { outcome: 'unknown', message: 'deployed, but the healthcheck could not start: this bot may no longer act', settled: true };
-    return (await judge(job, transport, host, events, 'healthcheck', health, step)) ?? { outcome: 'succeeded', message: 'deployed', settled: true };
+    if (health === NOT_STARTED)
+      return { outcome: 'unknown', message: 'deployed, but the healthcheck could not start: this bot may no longer act', settled: true };
+    return (
+      (await judge(job, transport, host, events, 'healthcheck', health, step)) ?? {
+        outcome: 'succeeded',
+        message: 'deployed',
+        settled: true,
+      }
+    );
   } finally {
     connection.close();
   }
 }
 
 /** A deploy or healthcheck step's end: null when it succeeded and the host goes on; else the host's end. */
-async function judge(job: DeployJob, transport: HostTransport, host: string, events: DeployEvents, what: 'deploy' | 'healthcheck', end: StepEnd, step: Step): Promise<HostEnd | null> {
+async function judge(
+  job: DeployJob,
+  transport: HostTransport,
+  host: string,
+  events: DeployEvents,
+  what: 'deploy' | 'healthcheck',
+  end: StepEnd,
+  step: Step,
+): Promise<HostEnd | null> {
   if (end.kind === 'exit' && end.code === 0) return null;
   if (end.kind === 'halted') return haltedEnd(what, end);
   if (end.kind === 'lost') return resolveInDoubt(job, transport, host, events, `${what} ${describeEnd(end)}`, end.hardDeadline);
@@ -136,14 +164,20 @@ async function judge(job: DeployJob, transport: HostTransport, host: string, eve
 
 function haltedEnd(what: string, end: Extract<CommandEnd, { kind: 'halted' }>): HostEnd {
   const killed = end.confirmed ? 'killed' : 'kill not confirmed';
-  return { outcome: 'unknown', message: `${what} stopped mid-command (${killed}): this bot may no longer act; outcome unknown, not retried`, settled: end.confirmed };
+  return {
+    outcome: 'unknown',
+    message: `${what} stopped mid-command (${killed}): this bot may no longer act; outcome unknown, not retried`,
+    settled: end.confirmed,
+  };
 }
 
 async function rollbackAfter(failure: string, step: Step, rollbackCommand: string | undefined): Promise<HostEnd> {
   if (!rollbackCommand) return { outcome: 'failed', message: failure, settled: true };
   const end = await step('rollback', rollbackCommand);
-  if (end === NOT_STARTED) return { outcome: 'failed', message: `${failure}; rollback not started: this bot may no longer act`, settled: true };
-  if (end.kind === 'halted') return { ...haltedEnd('rollback', end), outcome: 'failed', message: `${failure}; ${haltedEnd('rollback', end).message}` };
+  if (end === NOT_STARTED)
+    return { outcome: 'failed', message: `${failure}; rollback not started: this bot may no longer act`, settled: true };
+  if (end.kind === 'halted')
+    return { ...haltedEnd('rollback', end), outcome: 'failed', message: `${failure}; ${haltedEnd('rollback', end).message}` };
   const rolledBack = end.kind === 'exit' && end.code === 0 ? 'rolled back' : `rollback ${describeEnd(end)}`;
   return { outcome: 'failed', message: `${failure}; ${rolledBack}`, settled: end.kind !== 'lost' };
 }
@@ -153,10 +187,18 @@ async function rollbackAfter(failure: string, step: Step, rollbackCommand: strin
  * act (its host-side hard limit, `actDeadline`, has passed), ask the host over a new connection which
  * SHA it runs; without `revision`, or when the total deadline comes first, the host stays `unknown`.
  */
-async function resolveInDoubt(job: DeployJob, transport: HostTransport, host: string, events: DeployEvents, what: string, actDeadline: number): Promise<HostEnd> {
+async function resolveInDoubt(
+  job: DeployJob,
+  transport: HostTransport,
+  host: string,
+  events: DeployEvents,
+  what: string,
+  actDeadline: number,
+): Promise<HostEnd> {
   const unknown: HostEnd = { outcome: 'unknown', message: `${what}; outcome unknown, not retried`, settled: false };
   if (!job.config.revision) return unknown;
-  if (actDeadline >= job.deadline) return { ...unknown, message: `${unknown.message} (the command could still act until the total deadline)` };
+  if (actDeadline >= job.deadline)
+    return { ...unknown, message: `${unknown.message} (the command could still act until the total deadline)` };
   if (!(await waitUntil(actDeadline, job.halt))) return unknown;
   if (remaining(job) <= 0) return unknown;
   let connection: HostConnection;
@@ -170,11 +212,23 @@ async function resolveInDoubt(job: DeployJob, transport: HostTransport, host: st
     events.hostPhase(host, 'revision');
     const output: string[] = [];
     const timeoutMs = Math.max(1, Math.min(job.config.timeouts.command, remaining(job)));
-    const end = await runStep(job, connection, host, job.config.revision, events, { timeoutMs, hardDeadline: Date.now() + timeoutMs + HOST_KILL_GRACE_MS }, output);
+    const end = await runStep(
+      job,
+      connection,
+      host,
+      job.config.revision,
+      events,
+      { timeoutMs, hardDeadline: Date.now() + timeoutMs + HOST_KILL_GRACE_MS },
+      output,
+    );
     if (end.kind !== 'exit' || end.code !== 0) return unknown;
     const live = output.join('').trim();
     if (live === job.sha) return { outcome: 'succeeded', message: `${what}; revision shows ${job.sha.slice(0, 7)} live`, settled: true };
-    return { outcome: 'failed', message: `${what}; revision shows ${live.slice(0, 12) || 'nothing'} live, not ${job.sha.slice(0, 7)}`, settled: true };
+    return {
+      outcome: 'failed',
+      message: `${what}; revision shows ${live.slice(0, 12) || 'nothing'} live, not ${job.sha.slice(0, 7)}`,
+      settled: true,
+    };
   } finally {
     connection.close();
   }
@@ -184,10 +238,13 @@ async function resolveInDoubt(job: DeployJob, transport: HostTransport, host: st
 function waitUntil(deadline: number, halt: AbortSignal): Promise<boolean> {
   if (halt.aborted) return Promise.resolve(false);
   return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      halt.removeEventListener('abort', onHalt);
-      resolve(true);
-    }, Math.max(0, deadline - Date.now()));
+    const timer = setTimeout(
+      () => {
+        halt.removeEventListener('abort', onHalt);
+        resolve(true);
+      },
+      Math.max(0, deadline - Date.now()),
+    );
     const onHalt = () => {
       clearTimeout(timer);
       resolve(false);

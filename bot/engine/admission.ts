@@ -55,16 +55,26 @@ export function admit(facts: AdmissionFacts): Admission {
   const invalid = inputProblems(candidate);
   if (invalid.length) return refuse('error', invalid.join('; '));
   if (facts.endedOnGitHub) {
-    return { kind: 'refuse', status: null, description: `already ${facts.endedOnGitHub} on GitHub`, detail: `already ${facts.endedOnGitHub} on GitHub before the bot saw it; not run`, duplicateOf: null };
+    return {
+      kind: 'refuse',
+      status: null,
+      description: `already ${facts.endedOnGitHub} on GitHub`,
+      detail: `already ${facts.endedOnGitHub} on GitHub before the bot saw it; not run`,
+      duplicateOf: null,
+    };
   }
   if (!facts.config.ok) return refuse('error', facts.config.summary, facts.config.detail);
   const config = facts.config.environment;
 
   const sameCall = facts.sameIdempotencyKey.find((other) => other.id !== candidate.id);
-  const original = sameCall ?? (candidate.forced ? undefined : facts.sameKey.find((other) => BLOCKING_STATES.includes(other.state) && other.id !== candidate.id));
+  const original =
+    sameCall ??
+    (candidate.forced ? undefined : facts.sameKey.find((other) => BLOCKING_STATES.includes(other.state) && other.id !== candidate.id));
   if (original) {
     const description = duplicateDescription(original.id, original.state);
-    const why = sameCall ? 'the same request (idempotency key) was already received' : `this sha was already requested for ${candidate.environment}; use force to run it again`;
+    const why = sameCall
+      ? 'the same request (idempotency key) was already received'
+      : `this sha was already requested for ${candidate.environment}; use force to run it again`;
     return { kind: 'refuse', status: 'inactive', description, detail: `${description}: ${why}`, duplicateOf: original.id };
   }
 

@@ -40,7 +40,10 @@ const environmentSchema = z
     requires: z.array(environmentName).optional(),
     production: z.boolean().default(false),
     transient: z.boolean().default(false),
-    deployer: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).default('ssh'),
+    deployer: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,64}$/)
+      .default('ssh'),
   })
   .strict()
   .superRefine((env, ctx) => {
@@ -54,7 +57,8 @@ const environmentSchema = z
     }
     const isHttp = env.deployer !== 'ssh' && env.deployer !== 'local';
     if (!isHttp && !env.deploy) ctx.addIssue({ code: 'custom', path: ['deploy'], message: 'is required (the command run on each host)' });
-    if (env.deployer === 'ssh' && !env.hosts) ctx.addIssue({ code: 'custom', path: ['hosts'], message: 'is required for the ssh deployer' });
+    if (env.deployer === 'ssh' && !env.hosts)
+      ctx.addIssue({ code: 'custom', path: ['hosts'], message: 'is required for the ssh deployer' });
     if (env.hosts && new Set(env.hosts).size !== env.hosts.length) {
       ctx.addIssue({ code: 'custom', path: ['hosts'], message: 'lists a host twice' });
     }
@@ -101,7 +105,10 @@ export function parseDeployConfig(text: string): DeployConfig {
     raw = parseYaml(text, { maxAliasCount: 100 });
   } catch (error) {
     const reason = (error as Error).message.split('\n')[0];
-    throw new DeployConfigError(`${DEPLOY_CONFIG_PATH}: not valid YAML: ${reason}`, `${DEPLOY_CONFIG_PATH}: not valid YAML: ${(error as Error).message}`);
+    throw new DeployConfigError(
+      `${DEPLOY_CONFIG_PATH}: not valid YAML: ${reason}`,
+      `${DEPLOY_CONFIG_PATH}: not valid YAML: ${(error as Error).message}`,
+    );
   }
   const result = configSchema.safeParse(raw);
   if (result.success) return result.data;
@@ -115,7 +122,10 @@ export function environmentConfig(config: DeployConfig, environment: string): En
   const env = Object.hasOwn(config.environments, environment) ? config.environments[environment] : undefined;
   if (!env) {
     const known = Object.keys(config.environments).join(', ');
-    throw new DeployConfigError(`unknown environment ${environment} (${DEPLOY_CONFIG_PATH} defines: ${known})`, `unknown environment ${environment}; ${DEPLOY_CONFIG_PATH} defines: ${known}`);
+    throw new DeployConfigError(
+      `unknown environment ${environment} (${DEPLOY_CONFIG_PATH} defines: ${known})`,
+      `unknown environment ${environment}; ${DEPLOY_CONFIG_PATH} defines: ${known}`,
+    );
   }
   return env;
 }

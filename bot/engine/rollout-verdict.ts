@@ -48,6 +48,9 @@ export function rolloutVerdict(hosts: HostTally[], stop: StopReason): DeployResu
 }
 
 function names(hosts: HostTally[]): string {
-  const shown = hosts.slice(0, 3).map((h) => h.name).join(', ');
+  const shown = hosts
+    .slice(0, 3)
+    .map((h) => h.name)
+    .join(', ');
   return hosts.length > 3 ? `${shown} and ${hosts.length - 3} more` : shown;
 }

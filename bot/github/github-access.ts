@@ -30,7 +30,11 @@ export function probotAccess(probot: Probot): GitHubAccess {
     async refreshInstallationToken(installationId) {
       const app = await probot.auth();
       const { data } = await app.request('POST /app/installations/{installation_id}/access_tokens', { installation_id: installationId });
-      const client = new BoundedOctokit({ auth: { token: data.token }, baseUrl: app.request.endpoint.DEFAULTS.baseUrl, log: probot.log ?? undefined });
+      const client = new BoundedOctokit({
+        auth: { token: data.token },
+        baseUrl: app.request.endpoint.DEFAULTS.baseUrl,
+        log: probot.log ?? undefined,
+      });
       const expiresAt = Date.parse(data.expires_at);
       minted.set(installationId, { client, usableUntil: expiresAt - Math.min(TOKEN_MARGIN_MS, (expiresAt - Date.now()) / 10) });
     },
@@ -38,7 +42,11 @@ export function probotAccess(probot: Probot): GitHubAccess {
 }
 
 /** Runs a GitHub call; on 401 (expired or revoked token) gets a new token and tries once more. */
-export async function withFreshToken<T>(access: GitHubAccess, installationId: number, call: (client: GitHubClient) => Promise<T>): Promise<T> {
+export async function withFreshToken<T>(
+  access: GitHubAccess,
+  installationId: number,
+  call: (client: GitHubClient) => Promise<T>,
+): Promise<T> {
   try {
     return await call(await access.installation(installationId));
   } catch (error) {

@@ -2,7 +2,12 @@
 // gave up waiting for a bot and marked it `error`) must not be run when its webhook finally arrives.
 import { splitRepository, withFreshToken, type GitHubAccess } from './github-access.ts';
 
-export async function latestDeploymentStatus(access: GitHubAccess, installationId: number, repository: string, deploymentId: number): Promise<string | null> {
+export async function latestDeploymentStatus(
+  access: GitHubAccess,
+  installationId: number,
+  repository: string,
+  deploymentId: number,
+): Promise<string | null> {
   return withFreshToken(access, installationId, async (client) => {
     const { data } = await client.request('GET /repos/{owner}/{repo}/deployments/{deployment_id}/statuses', {
       ...splitRepository(repository),

@@ -9,14 +9,25 @@ export async function loadDeployConfig(access: GitHubAccess, installationId: num
     const { data: repoInfo } = await client.request('GET /repos/{owner}/{repo}', { owner, repo });
     let text: string;
     try {
-      const { data } = await client.request('GET /repos/{owner}/{repo}/contents/{path}', { owner, repo, path: DEPLOY_CONFIG_PATH, ref: repoInfo.default_branch });
+      const { data } = await client.request('GET /repos/{owner}/{repo}/contents/{path}', {
+        owner,
+        repo,
+        path: DEPLOY_CONFIG_PATH,
+        ref: repoInfo.default_branch,
+      });
       if (Array.isArray(data) || data.type !== 'file' || !('content' in data)) {
-        throw new DeployConfigError(`${DEPLOY_CONFIG_PATH} is not a file`, `${DEPLOY_CONFIG_PATH} on ${repoInfo.default_branch} is not a file`);
+        throw new DeployConfigError(
+          `${DEPLOY_CONFIG_PATH} is not a file`,
+          `${DEPLOY_CONFIG_PATH} on ${repoInfo.default_branch} is not a file`,
+        );
       }
       text = Buffer.from(data.content, 'base64').toString('utf8');
     } catch (error) {
       if ((error as { status?: number }).status === 404) {
-        throw new DeployConfigError(`no ${DEPLOY_CONFIG_PATH} on the default branch (${repoInfo.default_branch})`, `no ${DEPLOY_CONFIG_PATH} on the default branch (${repoInfo.default_branch}): add one to deploy with shipguard`);
+        throw new DeployConfigError(
+          `no ${DEPLOY_CONFIG_PATH} on the default branch (${repoInfo.default_branch})`,
+          `no ${DEPLOY_CONFIG_PATH} on the default branch (${repoInfo.default_branch}): add one to deploy with shipguard`,
+        );
       }
       throw error;
     }

@@ -103,7 +103,10 @@ export class StatusPublisher {
     const batch = plan.send.slice(0, STATUS_BATCH);
     await store.releaseStatuses(plan.send.slice(STATUS_BATCH).map((s) => s.seq));
     for (const [index, status] of batch.entries()) {
-      const sent = await this.sendWithRetries(status, batch.slice(index).map((s) => s.seq));
+      const sent = await this.sendWithRetries(
+        status,
+        batch.slice(index).map((s) => s.seq),
+      );
       if (sent === 'lost') return; // held too long (a stuck write): another replica has the queue now
       if (!sent) {
         // Keep the order: the rest of this installation's queue waits for the failed one.
@@ -123,7 +126,10 @@ export class StatusPublisher {
       if (!(await store.holdStatuses(owner, remaining, STATUS_HOLD_MS))) return 'lost';
       try {
         if (triedBefore && (await writer.alreadyWritten(status))) {
-          log.info({ deployment: status.deploymentId, state: status.state }, 'a status whose answer was lost had reached GitHub; not sent again');
+          log.info(
+            { deployment: status.deploymentId, state: status.state },
+            'a status whose answer was lost had reached GitHub; not sent again',
+          );
         } else {
           await store.markStatusAttempted(status.seq);
           triedBefore = true;
@@ -141,7 +147,10 @@ export class StatusPublisher {
           return true;
         }
         if (attempt >= retryDelaysMs.length) {
-          log.warn({ err: error, deployment: status.deploymentId }, `status write failed ${attempt + 1} times; retrying in ${backoffMs} ms`);
+          log.warn(
+            { err: error, deployment: status.deploymentId },
+            `status write failed ${attempt + 1} times; retrying in ${backoffMs} ms`,
+          );
           await store.markStatusFailed(status.seq, String((error as Error).message), backoffMs);
           return false;
         }

@@ -24,7 +24,10 @@ class SqlStore implements Store {
   }
 
   async recordDelivery(guid: string, event: string): Promise<boolean> {
-    const rows = await this.db.query('INSERT INTO webhook_deliveries (guid, event) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING guid', [guid, event]);
+    const rows = await this.db.query('INSERT INTO webhook_deliveries (guid, event) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING guid', [
+      guid,
+      event,
+    ]);
     return rows.length === 1;
   }
 
@@ -43,7 +46,22 @@ class SqlStore implements Store {
        timeline AS (INSERT INTO deployment_events (deployment_id, message) SELECT id, $12 FROM inserted),
        delivery AS (INSERT INTO webhook_deliveries (guid, event) SELECT $13, $14 WHERE $13::text IS NOT NULL ON CONFLICT DO NOTHING)
        SELECT id FROM inserted`,
-      [d.id, d.installationId, d.repository, d.environment, d.sha, d.ref, d.task, duplicateKey(d), d.forced, d.requestedBy, JSON.stringify(d.payload), event, delivery?.guid ?? null, delivery?.event ?? 'deployment'],
+      [
+        d.id,
+        d.installationId,
+        d.repository,
+        d.environment,
+        d.sha,
+        d.ref,
+        d.task,
+        duplicateKey(d),
+        d.forced,
+        d.requestedBy,
+        JSON.stringify(d.payload),
+        event,
+        delivery?.guid ?? null,
+        delivery?.event ?? 'deployment',
+      ],
     );
     return rows.length === 1;
   }
@@ -73,25 +91,24 @@ class SqlStore implements Store {
       const [row] = await tx.query("SELECT * FROM deployments WHERE id = $1 AND state = 'received' FOR UPDATE", [id]);
       if (!row) return null; // admitted meanwhile by another replica
       const record = toDeployment(row);
-      const sameKey = await tx.query("SELECT id, state FROM deployments WHERE duplicate_key = $1 AND id <> $2 AND state <> 'received' ORDER BY received_at, id", [
-        duplicateKey(record),
-        id,
-      ]);
-      const succeeded = await tx.query("SELECT DISTINCT environment FROM deployments WHERE repository = $1 AND sha = $2 AND task = 'deploy' AND state = 'succeeded'", [
-        record.repository,
-        record.sha,
-      ]);
-      const waiting = await tx.query("SELECT id FROM deployments WHERE repository = $1 AND environment = $2 AND state = 'queued' ORDER BY queued_at, id", [
-        record.repository,
-        record.environment,
-      ]);
+      const sameKey = await tx.query(
+        "SELECT id, state FROM deployments WHERE duplicate_key = $1 AND id <> $2 AND state <> 'received' ORDER BY received_at, id",
+        [duplicateKey(record), id],
+      );
+      const succeeded = await tx.query(
+        "SELECT DISTINCT environment FROM deployments WHERE repository = $1 AND sha = $2 AND task = 'deploy' AND state = 'succeeded'",
+        [record.repository, record.sha],
+      );
+      const waiting = await tx.query(
+        "SELECT id FROM deployments WHERE repository = $1 AND environment = $2 AND state = 'queued' ORDER BY queued_at, id",
+        [record.repository, record.environment],
+      );
       const actionKey = typeof record.payload.idempotency_key === 'string' ? record.payload.idempotency_key : null;
       const sameIdempotencyKey = actionKey
-        ? await tx.query("SELECT id, state FROM deployments WHERE repository = $1 AND payload->>'idempotency_key' = $2 AND id <> $3 AND state <> 'received' ORDER BY received_at, id", [
-            record.repository,
-            actionKey,
-            id,
-          ])
+        ? await tx.query(
+            "SELECT id, state FROM deployments WHERE repository = $1 AND payload->>'idempotency_key' = $2 AND id <> $3 AND state <> 'received' ORDER BY received_at, id",
+            [record.repository, actionKey, id],
+          )
         : [];
       const [now] = await tx.query<{ now: Date }>('SELECT now() AS now');
       const envConfig = config.ok ? config.environment : null;
@@ -121,22 +138,27 @@ class SqlStore implements Store {
         );
         await addEventIn(tx, id, 'queued');
         for (const older of admission.supersede) {
-          await tx.query(`UPDATE deployments SET state = 'superseded', description = $2, finished_at = now() WHERE id = $1 AND state = ANY($3::text[])`, [
-            older,
-            `superseded by #${id}`,
-            statesBefore('superseded'),
-          ]);
+          await tx.query(
+            `UPDATE deployments SET state = 'superseded', description = $2, finished_at = now() WHERE id = $1 AND state = ANY($3::text[])`,
+            [older, `superseded by #${id}`, statesBefore('superseded')],
+          );
           await addEventIn(tx, older, `superseded by #${id}`);
         }
       }
       const admitted: DeploymentRecord =
-        admission.kind === 'queue' ? { ...record, state: 'queued', config: envConfig, environmentUrl: envConfig?.url ?? null } : { ...record, state: 'refused' };
+        admission.kind === 'queue'
+          ? { ...record, state: 'queued', config: envConfig, environmentUrl: envConfig?.url ?? null }
+          : { ...record, state: 'refused' };
       for (const status of statuses(admission, admitted)) await enqueueIn(tx, status);
       return admission;
     });
   }
 
-  async claimNext(owner: string, leaseMs: number, startedStatus: (record: DeploymentRecord) => StatusToPublish): Promise<DeploymentRecord | null> {
+  async claimNext(
+    owner: string,
+    leaseMs: number,
+    startedStatus: (record: DeploymentRecord) => StatusToPublish,
+  ): Promise<DeploymentRecord | null> {
     const candidates = await this.db.query(
       `SELECT DISTINCT ON (repository, environment) id, repository, environment FROM deployments q
        WHERE state = 'queued' AND NOT EXISTS (SELECT 1 FROM deployments r WHERE r.repository = q.repository AND r.environment = q.environment AND r.state = 'running')
@@ -146,13 +168,16 @@ class SqlStore implements Store {
     for (const candidate of candidates) {
       const claimed = await this.db.transaction(async (tx) => {
         await lockEnvironment(tx, String(candidate.repository), String(candidate.environment));
-        const running = await tx.query("SELECT 1 FROM deployments WHERE repository = $1 AND environment = $2 AND state = 'running'", [candidate.repository, candidate.environment]);
-        if (running.length) return null;
-        if ((await tx.query(COMMAND_MAY_STILL_ACT, [candidate.repository, candidate.environment])).length) return null;
-        const [next] = await tx.query("SELECT * FROM deployments WHERE repository = $1 AND environment = $2 AND state = 'queued' ORDER BY queued_at, id LIMIT 1 FOR UPDATE", [
+        const running = await tx.query("SELECT 1 FROM deployments WHERE repository = $1 AND environment = $2 AND state = 'running'", [
           candidate.repository,
           candidate.environment,
         ]);
+        if (running.length) return null;
+        if ((await tx.query(COMMAND_MAY_STILL_ACT, [candidate.repository, candidate.environment])).length) return null;
+        const [next] = await tx.query(
+          "SELECT * FROM deployments WHERE repository = $1 AND environment = $2 AND state = 'queued' ORDER BY queued_at, id LIMIT 1 FOR UPDATE",
+          [candidate.repository, candidate.environment],
+        );
         if (!next) return null;
         const record = toDeployment(next);
         const [previous] = await tx.query(
@@ -168,7 +193,10 @@ class SqlStore implements Store {
         );
         const startedRecord = toDeployment(started!);
         for (const [position, host] of (record.config ? rolloutHosts(record.config) : []).entries()) {
-          await tx.query("INSERT INTO deployment_hosts (deployment_id, position, host, state) VALUES ($1, $2, $3, 'pending') ON CONFLICT DO NOTHING", [record.id, position, host]);
+          await tx.query(
+            "INSERT INTO deployment_hosts (deployment_id, position, host, state) VALUES ($1, $2, $3, 'pending') ON CONFLICT DO NOTHING",
+            [record.id, position, host],
+          );
         }
         await addEventIn(tx, record.id, `started by ${owner}`);
         await enqueueIn(tx, startedStatus(startedRecord));
@@ -232,7 +260,15 @@ class SqlStore implements Store {
                  FROM fence WHERE h.deployment_id = fence.id AND h.host = $3 RETURNING h.host),
        timeline AS (INSERT INTO deployment_events (deployment_id, message) SELECT $1, $7 FROM ended)
        SELECT host FROM ended`,
-      [lease.id, lease.epoch, host, end.outcome, end.message, end.settled, `${host}: ${end.outcome}${end.message ? ` (${end.message})` : ''}`],
+      [
+        lease.id,
+        lease.epoch,
+        host,
+        end.outcome,
+        end.message,
+        end.settled,
+        `${host}: ${end.outcome}${end.message ? ` (${end.message})` : ''}`,
+      ],
     );
     return rows.length === 1;
   }
@@ -365,7 +401,11 @@ class SqlStore implements Store {
   }
 
   async releaseStatuses(seqs: number[]): Promise<void> {
-    if (seqs.length) await this.db.query('UPDATE status_outbox SET claimed_by = NULL, claimed_until = NULL WHERE seq = ANY($1::bigint[]) AND done_at IS NULL', [seqs]);
+    if (seqs.length)
+      await this.db.query(
+        'UPDATE status_outbox SET claimed_by = NULL, claimed_until = NULL WHERE seq = ANY($1::bigint[]) AND done_at IS NULL',
+        [seqs],
+      );
   }
 
   async setGitHubState(id: number, state: string): Promise<void> {
@@ -397,10 +437,10 @@ class SqlStore implements Store {
 
   async cancelQueued(id: number, status: StatusToPublish): Promise<boolean> {
     return this.db.transaction(async (tx) => {
-      const rows = await tx.query(`UPDATE deployments SET state = 'cancelled', description = $2, finished_at = now() WHERE id = $1 AND state = 'queued' RETURNING id`, [
-        id,
-        status.description,
-      ]);
+      const rows = await tx.query(
+        `UPDATE deployments SET state = 'cancelled', description = $2, finished_at = now() WHERE id = $1 AND state = 'queued' RETURNING id`,
+        [id, status.description],
+      );
       if (!rows.length) return false;
       await addEventIn(tx, id, status.description);
       await enqueueIn(tx, status);
@@ -412,7 +452,10 @@ class SqlStore implements Store {
     return this.db.transaction(async (tx) => {
       const current = await lockEnvironment(tx, repository, environment);
       if (current) return current; // already held: the caller compares owners
-      await tx.query('UPDATE environments SET lock_owner = $3, lock_reason = $4, locked_at = now() WHERE repository = $1 AND environment = $2', [repository, environment, owner, reason]);
+      await tx.query(
+        'UPDATE environments SET lock_owner = $3, lock_reason = $4, locked_at = now() WHERE repository = $1 AND environment = $2',
+        [repository, environment, owner, reason],
+      );
       return (await lockEnvironment(tx, repository, environment))!;
     });
   }
@@ -421,13 +464,19 @@ class SqlStore implements Store {
     return this.db.transaction(async (tx) => {
       const current = await lockEnvironment(tx, repository, environment);
       if (current?.owner !== owner) return null;
-      await tx.query('UPDATE environments SET lock_owner = NULL, lock_reason = NULL, locked_at = NULL WHERE repository = $1 AND environment = $2', [repository, environment]);
+      await tx.query(
+        'UPDATE environments SET lock_owner = NULL, lock_reason = NULL, locked_at = NULL WHERE repository = $1 AND environment = $2',
+        [repository, environment],
+      );
       return current;
     });
   }
 
   async environmentLock(repository: string, environment: string): Promise<EnvironmentLock | null> {
-    const [row] = await this.db.query('SELECT lock_owner, lock_reason, locked_at FROM environments WHERE repository = $1 AND environment = $2', [repository, environment]);
+    const [row] = await this.db.query(
+      'SELECT lock_owner, lock_reason, locked_at FROM environments WHERE repository = $1 AND environment = $2',
+      [repository, environment],
+    );
     return row ? lockFrom(row) : null;
   }
 
@@ -453,7 +502,10 @@ const COMMAND_MAY_STILL_ACT = `SELECT 1 FROM deployments d JOIN deployment_hosts
 /** Locks the environment's anchor row for the transaction (creating it on first use); returns its /lock. */
 async function lockEnvironment(tx: SqlExecutor, repository: string, environment: string): Promise<EnvironmentLock | null> {
   await tx.query('INSERT INTO environments (repository, environment) VALUES ($1, $2) ON CONFLICT DO NOTHING', [repository, environment]);
-  const [row] = await tx.query('SELECT lock_owner, lock_reason, locked_at FROM environments WHERE repository = $1 AND environment = $2 FOR UPDATE', [repository, environment]);
+  const [row] = await tx.query(
+    'SELECT lock_owner, lock_reason, locked_at FROM environments WHERE repository = $1 AND environment = $2 FOR UPDATE',
+    [repository, environment],
+  );
   return lockFrom(row!);
 }
 
@@ -508,4 +560,3 @@ function toDeployment(r: Row): DeploymentRecord {
     finishedAt: date(r.finished_at),
   };
 }
-

@@ -153,7 +153,13 @@ export interface Store {
 
   deployment(id: number): Promise<DeploymentRecord | null>;
   /** Newest first. */
-  deployments(filter: { repository?: string; environment?: string; states?: DeploymentState[]; task?: string; limit?: number }): Promise<DeploymentRecord[]>;
+  deployments(filter: {
+    repository?: string;
+    environment?: string;
+    states?: DeploymentState[];
+    task?: string;
+    limit?: number;
+  }): Promise<DeploymentRecord[]>;
 
   requestCancel(repository: string, environment: string, by: string): Promise<DeploymentRecord[]>;
   lock(repository: string, environment: string, owner: string, reason: string): Promise<EnvironmentLock>;
@@ -166,4 +172,3 @@ export interface Store {
 
   close(): Promise<void>;
 }
-

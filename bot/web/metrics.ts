@@ -5,8 +5,18 @@ import type { Store } from '../store/store.ts';
 
 export class BotMetrics {
   readonly registry = new Registry();
-  readonly deploymentsFinished = new Counter({ name: 'shipguard_deployments_finished_total', help: 'Deployments that reached a final state, by state', labelNames: ['state'], registers: [this.registry] });
-  readonly deploymentsRefused = new Counter({ name: 'shipguard_deployments_refused_total', help: 'Deployments refused at admission, by reason', labelNames: ['reason'], registers: [this.registry] });
+  readonly deploymentsFinished = new Counter({
+    name: 'shipguard_deployments_finished_total',
+    help: 'Deployments that reached a final state, by state',
+    labelNames: ['state'],
+    registers: [this.registry],
+  });
+  readonly deploymentsRefused = new Counter({
+    name: 'shipguard_deployments_refused_total',
+    help: 'Deployments refused at admission, by reason',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
   readonly deployDuration = new Histogram({
     name: 'shipguard_deploy_duration_seconds',
     help: 'Time from start to end of a deployment',
@@ -28,8 +38,18 @@ export class BotMetrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [this.registry],
   });
-  readonly storeErrors = new Counter({ name: 'shipguard_store_errors_total', help: 'Store operations that failed', labelNames: ['operation'], registers: [this.registry] });
-  readonly statusesPublished = new Counter({ name: 'shipguard_statuses_published_total', help: 'Deployment statuses written to GitHub', labelNames: ['state'], registers: [this.registry] });
+  readonly storeErrors = new Counter({
+    name: 'shipguard_store_errors_total',
+    help: 'Store operations that failed',
+    labelNames: ['operation'],
+    registers: [this.registry],
+  });
+  readonly statusesPublished = new Counter({
+    name: 'shipguard_statuses_published_total',
+    help: 'Deployment statuses written to GitHub',
+    labelNames: ['state'],
+    registers: [this.registry],
+  });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });

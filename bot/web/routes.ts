@@ -36,7 +36,13 @@ export async function handlePage(services: PageServices, req: IncomingMessage, r
     const view = services.links.verify(id, url.searchParams.get('sig')) ? await deploymentView(services.store, id) : null;
     if (!view) send(res, 404, 'text/plain; charset=utf-8', 'not found\n');
     else if (match[2]) send(res, 200, 'application/json', JSON.stringify(view));
-    else send(res, 200, 'text/html; charset=utf-8', renderLogPage(view, `${url.pathname}.json?sig=${encodeURIComponent(url.searchParams.get('sig')!)}`));
+    else
+      send(
+        res,
+        200,
+        'text/html; charset=utf-8',
+        renderLogPage(view, `${url.pathname}.json?sig=${encodeURIComponent(url.searchParams.get('sig')!)}`),
+      );
     return true;
   }
   return false;

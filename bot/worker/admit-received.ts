@@ -47,7 +47,13 @@ export async function admitReceived(context: AdmissionContext): Promise<number> 
       log.warn({ err: error, deployment: record.id }, 'could not read from GitHub; will try again');
       return;
     }
-    const admission = await store.admit(record.id, config, admit, (decision, current) => admissionStatuses(decision, current, context.links), endedOnGitHub);
+    const admission = await store.admit(
+      record.id,
+      config,
+      admit,
+      (decision, current) => admissionStatuses(decision, current, context.links),
+      endedOnGitHub,
+    );
     if (admission) {
       decided++;
       context.onAdmitted?.(record, admission);
@@ -76,7 +82,13 @@ function admissionStatuses(admission: Admission, record: DeploymentRecord, links
   return [
     statusFor(record, 'phase', 'queued', 'queued', links),
     ...admission.supersede.map((older) =>
-      statusFor({ id: older, installationId: record.installationId, repository: record.repository, environmentUrl: null }, 'terminal', 'inactive', supersededDescription(record.id), links),
+      statusFor(
+        { id: older, installationId: record.installationId, repository: record.repository, environmentUrl: null },
+        'terminal',
+        'inactive',
+        supersededDescription(record.id),
+        links,
+      ),
     ),
   ];
 }

@@ -363,7 +363,11 @@ function finishFor(record: DeploymentRecord, result: DeployResult, cancelledBy: 
   const cancelled = cancelledBy !== null && state === 'failed' && result.description.startsWith('cancelled');
   const finalState = cancelled ? 'cancelled' : state;
   const description = cancelled ? result.description.replace(/^cancelled/, `cancelled by @${cancelledBy}`) : result.description;
-  return { state: finalState, description, status: statusFor(record, 'terminal', githubStateFor(finalState), description, links, result.logUrl) };
+  return {
+    state: finalState,
+    description,
+    status: statusFor(record, 'terminal', githubStateFor(finalState), description, links, result.logUrl),
+  };
 }
 
 function seeded(previous: string): BoundedText {

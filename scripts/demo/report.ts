@@ -33,8 +33,11 @@ export function stateColor(state: string): string {
 }
 
 export function timeline(deployment: Deployment, statuses: DeploymentStatus[], label: string): string[] {
-  const lines = [`${bold(`#${deployment.id}`)} ${deployment.environment} ${deployment.sha.slice(0, 7)} ${dim(`(${label}; created by ${deployment.creator.login} at ${clock(deployment.createdAt)})`)}`];
-  for (const status of statuses) lines.push(`    ${clock(status.createdAt)}  ${stateColor(status.state).padEnd(color ? 20 : 11)} ${status.description}`);
+  const lines = [
+    `${bold(`#${deployment.id}`)} ${deployment.environment} ${deployment.sha.slice(0, 7)} ${dim(`(${label}; created by ${deployment.creator.login} at ${clock(deployment.createdAt)})`)}`,
+  ];
+  for (const status of statuses)
+    lines.push(`    ${clock(status.createdAt)}  ${stateColor(status.state).padEnd(color ? 20 : 11)} ${status.description}`);
   if (statuses.length === 0) lines.push(`    ${dim('no status')}`);
   return lines;
 }
@@ -54,14 +57,29 @@ export function hostTable(rows: HostRow[], environments: string[]): string[] {
     dim(header),
     ...rows.map((row) => {
       const live = environments.map((e) => (row.live[e]?.trim().slice(0, 7) ?? '-').padEnd(10)).join('  ');
-      return `    ${row.spec.padEnd(width)}  ${live}  ${row.deploys.length} ${dim(`(${row.deploys.map((d) => d.split(' ').map((part, i) => (i === 1 ? part.slice(0, 7) : part)).join(' ')).join(', ')})`)}`;
+      return `    ${row.spec.padEnd(width)}  ${live}  ${row.deploys.length} ${dim(
+        `(${row.deploys
+          .map((d) =>
+            d
+              .split(' ')
+              .map((part, i) => (i === 1 ? part.slice(0, 7) : part))
+              .join(' '),
+          )
+          .join(', ')})`,
+      )}`;
     }),
   ];
 }
 
 export function reply(command: string, comment: Comment | null): string[] {
   if (!comment) return [`  ${bold(command)} → ${red('no reply from the bot')}`];
-  return [`  ${bold(command)} → ${comment.user.login}:`, ...comment.body.trim().split('\n').map((line) => `    ${dim('│')} ${line}`)];
+  return [
+    `  ${bold(command)} → ${comment.user.login}:`,
+    ...comment.body
+      .trim()
+      .split('\n')
+      .map((line) => `    ${dim('│')} ${line}`),
+  ];
 }
 
 function clock(iso: string): string {

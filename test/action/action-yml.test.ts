@@ -13,8 +13,19 @@ const actionYml = parse(readFileSync(new URL('../../action.yml', import.meta.url
 };
 
 const DESIGN_INPUTS = [
-  'environment', 'ref', 'token', 'force', 'payload', 'description', 'wait', 'wait-timeout', 'on-duplicate',
-  'required-contexts', 'pickup-timeout', 'production-environment', 'transient-environment',
+  'environment',
+  'ref',
+  'token',
+  'force',
+  'payload',
+  'description',
+  'wait',
+  'wait-timeout',
+  'on-duplicate',
+  'required-contexts',
+  'pickup-timeout',
+  'production-environment',
+  'transient-environment',
 ];
 const DESIGN_OUTPUTS = ['deployment-id', 'state', 'duplicate-of', 'environment-url', 'log-url'];
 
@@ -27,7 +38,14 @@ describe('action.yml', () => {
     expect(Object.keys(actionYml.inputs).sort()).toEqual([...DESIGN_INPUTS].sort());
     expect(Object.keys(actionYml.outputs).sort()).toEqual([...DESIGN_OUTPUTS].sort());
     const defaults = Object.fromEntries(Object.entries(actionYml.inputs).map(([name, input]) => [name, input.default]));
-    expect(defaults).toMatchObject({ token: '${{ github.token }}', force: 'false', wait: 'true', 'wait-timeout': '60m', 'on-duplicate': 'follow', 'pickup-timeout': '2m' });
+    expect(defaults).toMatchObject({
+      token: '${{ github.token }}',
+      force: 'false',
+      wait: 'true',
+      'wait-timeout': '60m',
+      'on-duplicate': 'follow',
+      'pickup-timeout': '2m',
+    });
     expect(actionYml.inputs.environment!.required).toBe(true);
   });
 

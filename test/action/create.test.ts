@@ -43,7 +43,11 @@ describe('an unknown outcome of the create call', () => {
   });
 
   it('adopts only a deployment with its own key, not another run’s for the same SHA and environment', async () => {
-    const other = github.addDeployment({ sha: 'a'.repeat(40), environment: 'staging', payload: { idempotency_key: '4241/1/deploy/staging' } });
+    const other = github.addDeployment({
+      sha: 'a'.repeat(40),
+      environment: 'staging',
+      payload: { idempotency_key: '4241/1/deploy/staging' },
+    });
     github.onCreate = (call) => (call === 1 ? 'create-then-drop' : 'create');
     const result = await runAction({ apiUrl: API, inputs: { environment: 'staging' } });
     const ours = github.deployments.find((deployment) => deployment.payload.idempotency_key === '4242/1/deploy/staging');
@@ -74,19 +78,26 @@ describe('an unknown outcome of the create call', () => {
     const result = await runAction({ apiUrl: API, inputs: { environment: 'staging' } });
     expect(result.failed).toBe(true);
     expect(creates()).toHaveLength(3);
-    expect(result.errors).toEqual(['could not create the deployment: 3 create calls had no clear answer (last: Service Unavailable), and none was made']);
+    expect(result.errors).toEqual([
+      'could not create the deployment: 3 create calls had no clear answer (last: Service Unavailable), and none was made',
+    ]);
     expect(result.outputs['deployment-id']).toBe('');
   });
 
   it('never creates a second one when it cannot list deployments to look for the first', async () => {
     github.onCreate = () => 'create-then-drop';
     const realHandle = github.handle.bind(github);
-    github.handle = (method, url, body) => (method === 'GET' && /\/deployments\?/.test(url) ? (realHandle(method, url, body), { status: 500, body: { message: 'boom' } }) : realHandle(method, url, body));
+    github.handle = (method, url, body) =>
+      method === 'GET' && /\/deployments\?/.test(url)
+        ? (realHandle(method, url, body), { status: 500, body: { message: 'boom' } })
+        : realHandle(method, url, body);
     const result = await runAction({ apiUrl: API, inputs: { environment: 'staging' } });
     expect(result.failed).toBe(true);
     expect(creates()).toHaveLength(1);
     expect(listings()).toHaveLength(4);
-    expect(result.errors).toEqual(['cannot tell whether the deployment was created: listing deployments failed (500: boom); not creating another']);
+    expect(result.errors).toEqual([
+      'cannot tell whether the deployment was created: listing deployments failed (500: boom); not creating another',
+    ]);
   });
 });
 
@@ -137,7 +148,12 @@ describe('GitHub refusing the create call', () => {
   it.each([
     ['403 with retry-after', 403, { 'retry-after': '7' }, 7000],
     ['429 with retry-after', 429, { 'retry-after': '30' }, 30_000],
-    ['403 with the quota used up until x-ratelimit-reset', 403, { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(Date.parse('2026-11-27T12:00:20Z') / 1000) }, 21_000],
+    [
+      '403 with the quota used up until x-ratelimit-reset',
+      403,
+      { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(Date.parse('2026-11-27T12:00:20Z') / 1000) },
+      21_000,
+    ],
   ])('%s: waits as GitHub asks, then creates', async (_, status, headers, expectedPause) => {
     github.onCreate = (call) => (call === 1 ? { status, headers, body: { message: 'API rate limit exceeded' } } : 'create');
     const timing = virtualTiming();
@@ -165,12 +181,21 @@ describe('a create call that hangs (real HTTP server on loopback)', () => {
     const realHandle = hanging.handle.bind(hanging);
     hanging.handle = (method, url, body) => {
       const answer = realHandle(method, url, body);
-      if ('hang' in answer) hanging.addDeployment({ sha: String((body as { ref: string }).ref), environment: 'staging', payload: (body as { payload: Record<string, unknown> }).payload });
+      if ('hang' in answer)
+        hanging.addDeployment({
+          sha: String((body as { ref: string }).ref),
+          environment: 'staging',
+          payload: (body as { payload: Record<string, unknown> }).payload,
+        });
       return answer;
     };
     const server = await serveOverHttp(hanging);
     try {
-      const result = await runAction({ apiUrl: server.origin, inputs: { environment: 'staging' }, timing: virtualTiming({ createTimeoutMs: 300 }) });
+      const result = await runAction({
+        apiUrl: server.origin,
+        inputs: { environment: 'staging' },
+        timing: virtualTiming({ createTimeoutMs: 300 }),
+      });
       expect(result.failed).toBe(false);
       expect(hanging.requestsTo('POST', /\/deployments$/)).toHaveLength(1);
       expect(hanging.deployments).toHaveLength(1);

@@ -36,7 +36,10 @@ describe('a deploy that succeeds', () => {
       ['success', 'deployed to 2 hosts', { log_url: LOG_URL, environment_url: 'https://staging.example.com' }],
     ]);
 
-    const result = await runAction({ apiUrl: API, inputs: { environment: 'staging', payload: '{"region":"eu","idempotency_key":"mine"}', description: 'nightly' } });
+    const result = await runAction({
+      apiUrl: API,
+      inputs: { environment: 'staging', payload: '{"region":"eu","idempotency_key":"mine"}', description: 'nightly' },
+    });
 
     expect(result.failed).toBe(false);
     const posts = github.requestsTo('POST', /\/deployments$/);
@@ -83,7 +86,10 @@ describe('a deploy that succeeds', () => {
     statusesEndAtOnce();
     await runAction({ apiUrl: API, inputs: { environment: 'staging', 'required-contexts': 'none' } });
     await runAction({ apiUrl: API, inputs: { environment: 'qa', 'required-contexts': 'ci, lint/eslint' } });
-    await runAction({ apiUrl: API, inputs: { environment: 'prod', force: 'true', 'production-environment': 'true', 'transient-environment': 'false' } });
+    await runAction({
+      apiUrl: API,
+      inputs: { environment: 'prod', force: 'true', 'production-environment': 'true', 'transient-environment': 'false' },
+    });
     const bodies = github.requestsTo('POST', /\/deployments$/).map((request) => request.body as Record<string, unknown>);
     expect(bodies.map((body) => body.required_contexts)).toEqual([[], ['ci', 'lint/eslint'], undefined]);
     expect('required_contexts' in bodies[2]!).toBe(false);
@@ -162,7 +168,10 @@ describe('a deploy that does not succeed', () => {
   });
 
   it('ending inactive for another reason than a duplicate (superseded) is state inactive, not a failure', async () => {
-    github.revealStatusesPerPoll(created, [['queued', 'queued'], ['inactive', 'superseded by #1042']]);
+    github.revealStatusesPerPoll(created, [
+      ['queued', 'queued'],
+      ['inactive', 'superseded by #1042'],
+    ]);
     const result = await runAction({ apiUrl: API, inputs: { environment: 'staging' } });
     expect(result.failed).toBe(false);
     expect(result.outputs.state).toBe('inactive');
@@ -184,7 +193,8 @@ describe('a deploy that does not succeed', () => {
   });
 
   it('wait-timeout ends the wait with state timeout, saying the deploy goes on and where to watch it', async () => {
-    github.onStatusPoll = (deployment, poll) => void (poll === 1 && github.addStatus(deployment, 'in_progress', 'deploying 3/10 hosts', { log_url: LOG_URL }));
+    github.onStatusPoll = (deployment, poll) =>
+      void (poll === 1 && github.addStatus(deployment, 'in_progress', 'deploying 3/10 hosts', { log_url: LOG_URL }));
     const timing = virtualTiming();
     const result = await runAction({ apiUrl: API, inputs: { environment: 'staging', 'wait-timeout': '10m' }, timing });
     expect(result.failed).toBe(true);

@@ -59,7 +59,15 @@ async function runBundle(inputs: Record<string, string>): Promise<ProcessRun> {
     GITHUB_STEP_SUMMARY: summaryPath,
   };
   // The runner passes every input declared in action.yml, defaults included, as INPUT_<NAME>.
-  for (const [name, value] of Object.entries({ token: 'ghs_test', force: 'false', wait: 'true', 'wait-timeout': '60m', 'on-duplicate': 'follow', 'pickup-timeout': '2m', ...inputs })) {
+  for (const [name, value] of Object.entries({
+    token: 'ghs_test',
+    force: 'false',
+    wait: 'true',
+    'wait-timeout': '60m',
+    'on-duplicate': 'follow',
+    'pickup-timeout': '2m',
+    ...inputs,
+  })) {
     env[`INPUT_${name.toUpperCase()}`] = value;
   }
   const child = spawn(process.execPath, [BUNDLE], { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -83,10 +91,13 @@ describe('dist/index.js as the runner starts it', () => {
   });
 
   it('deploys: creates the deployment, follows it to success, writes outputs and the job summary', async () => {
-    github.revealStatusesPerPoll(() => github.deployments.at(-1)?.id, [
-      ['queued', 'waiting for the lock on staging'],
-      ['success', 'deployed to 2 hosts', { log_url: LOG_URL, environment_url: 'https://staging.example.com' }],
-    ]);
+    github.revealStatusesPerPoll(
+      () => github.deployments.at(-1)?.id,
+      [
+        ['queued', 'waiting for the lock on staging'],
+        ['success', 'deployed to 2 hosts', { log_url: LOG_URL, environment_url: 'https://staging.example.com' }],
+      ],
+    );
     const run = await runBundle({ environment: 'staging', payload: '{"region":"eu"}' });
 
     expect(run.exitCode).toBe(0);

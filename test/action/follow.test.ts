@@ -29,8 +29,13 @@ describe('a deployment refused as a duplicate', () => {
     github.addStatus(original, 'in_progress', 'deploying 1/4 hosts', { log_url: ORIGINAL_LOG });
     // The bot refuses ours at once, naming the original; the original goes on and ends later.
     github.onStatusPoll = (deployment, poll) => {
-      if (deployment.id !== original.id && poll === 1) github.addStatus(deployment, 'inactive', `duplicate of #${original.id} (running)`, { log_url: ORIGINAL_LOG });
-      if (deployment.id === original.id && poll === 3) github.addStatus(original, 'success', 'deployed to 4 hosts', { log_url: ORIGINAL_LOG, environment_url: 'https://staging.example.com' });
+      if (deployment.id !== original.id && poll === 1)
+        github.addStatus(deployment, 'inactive', `duplicate of #${original.id} (running)`, { log_url: ORIGINAL_LOG });
+      if (deployment.id === original.id && poll === 3)
+        github.addStatus(original, 'success', 'deployed to 4 hosts', {
+          log_url: ORIGINAL_LOG,
+          environment_url: 'https://staging.example.com',
+        });
     };
   });
 
@@ -53,7 +58,8 @@ describe('a deployment refused as a duplicate', () => {
   it('follow: an original that fails fails the step', async () => {
     github.onStatusPoll = (deployment, poll) => {
       if (deployment.id !== original.id && poll === 1) github.addStatus(deployment, 'inactive', `duplicate of #${original.id} (running)`);
-      if (deployment.id === original.id && poll === 2) github.addStatus(original, 'failure', 'deploy failed on 10.0.0.6', { log_url: ORIGINAL_LOG });
+      if (deployment.id === original.id && poll === 2)
+        github.addStatus(original, 'failure', 'deploy failed on 10.0.0.6', { log_url: ORIGINAL_LOG });
     };
     const result = await runAction({ apiUrl: API, inputs: { environment: 'staging', 'on-duplicate': 'follow' } });
     expect(result.failed).toBe(true);
@@ -75,7 +81,9 @@ describe('a deployment refused as a duplicate', () => {
     const result = await runAction({ apiUrl: API, inputs: { environment: 'staging', 'on-duplicate': 'fail' } });
     expect(result.failed).toBe(true);
     expect(result.outputs.state).toBe('inactive');
-    expect(result.errors).toEqual([`deployment #${ours().id} is a duplicate of #${original.id} (running); on-duplicate is fail (force: true deploys it again)`]);
+    expect(result.errors).toEqual([
+      `deployment #${ours().id} is a duplicate of #${original.id} (running); on-duplicate is fail (force: true deploys it again)`,
+    ]);
   });
 });
 
@@ -83,7 +91,12 @@ describe('polling through GitHub’s rate limits and errors', () => {
   it.each([
     ['429 with retry-after', 429, { 'retry-after': '45' }, 45_000],
     ['403 with retry-after (secondary rate limit)', 403, { 'retry-after': '61' }, 61_000],
-    ['403 with x-ratelimit-remaining 0', 403, { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(Date.parse('2026-11-27T12:00:40Z') / 1000) }, 41_000],
+    [
+      '403 with x-ratelimit-remaining 0',
+      403,
+      { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(Date.parse('2026-11-27T12:00:40Z') / 1000) },
+      41_000,
+    ],
   ])('%s: pauses as long as GitHub asks, then goes on', async (_, status, headers, expectedPause) => {
     github.onStatusPoll = (deployment, poll) => {
       if (poll === 1) return { status, headers, body: { message: 'API rate limit exceeded for installation.' } };
@@ -123,7 +136,9 @@ describe('polling through GitHub’s rate limits and errors', () => {
     github.onStatusPoll = () => ({ status: 401, body: { message: 'Bad credentials' } });
     const result = await runAction({ apiUrl: API, inputs: { environment: 'staging' } });
     expect(result.failed).toBe(true);
-    expect(result.errors).toEqual([`cannot read the statuses of deployment #${github.deployments[0]!.id}: GitHub answered 401 (Bad credentials)`]);
+    expect(result.errors).toEqual([
+      `cannot read the statuses of deployment #${github.deployments[0]!.id}: GitHub answered 401 (Bad credentials)`,
+    ]);
     expect(result.outputs['deployment-id']).toBe(String(github.deployments[0]!.id));
   });
 });

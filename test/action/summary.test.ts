@@ -19,7 +19,9 @@ describe('summaryMarkdown', () => {
   it('writes one table row: environment, SHA, state, duration, link to the log', () => {
     const markdown = summaryMarkdown(facts);
     expect(markdown).toContain('| environment | SHA | state | duration | log |');
-    expect(markdown).toContain(`| staging | \`${'f'.repeat(40)}\` | ❌ failure | 2m5s | [log](https://shipguard.example/deployments/1042?sig=x) |`);
+    expect(markdown).toContain(
+      `| staging | \`${'f'.repeat(40)}\` | ❌ failure | 2m5s | [log](https://shipguard.example/deployments/1042?sig=x) |`,
+    );
   });
 
   it('keeps the failure on one line with its pipes escaped', () => {

@@ -71,20 +71,30 @@ describe('a deploy requested by the Action', () => {
     }
   });
 
-  it('refuses the same commit again as a duplicate, reports the original’s outcome, and runs nothing twice', { timeout: DEPLOY_TEST_MS }, async () => {
-    const sha = demo.github.addCommit(REPOSITORY, 'main');
-    const first = await demo.runAction({ environment: 'staging', runId: runId++, sha });
-    const second = await demo.runAction({ environment: 'staging', runId: runId++, sha });
+  it(
+    'refuses the same commit again as a duplicate, reports the original’s outcome, and runs nothing twice',
+    { timeout: DEPLOY_TEST_MS },
+    async () => {
+      const sha = demo.github.addCommit(REPOSITORY, 'main');
+      const first = await demo.runAction({ environment: 'staging', runId: runId++, sha });
+      const second = await demo.runAction({ environment: 'staging', runId: runId++, sha });
 
-    const original = Number(first.outputs['deployment-id']);
-    const duplicate = Number(second.outputs['deployment-id']);
-    expect(duplicate).not.toBe(original);
-    expect(second.failed).toBe(false);
-    expect(second.outputs).toMatchObject({ state: 'success', 'duplicate-of': String(original), 'log-url': demo.finalStatus(original)!.logUrl });
-    expect(demo.finalStatus(original)!.state).toBe('success');
-    expect(demo.statuses(duplicate).map((s) => [s.state, s.description])).toEqual([['inactive', `duplicate of #${original} (succeeded)`]]);
-    for (const index of [0, 1, 2]) expect(demo.deployCount(index, 'staging', sha)).toBe(1);
-  });
+      const original = Number(first.outputs['deployment-id']);
+      const duplicate = Number(second.outputs['deployment-id']);
+      expect(duplicate).not.toBe(original);
+      expect(second.failed).toBe(false);
+      expect(second.outputs).toMatchObject({
+        state: 'success',
+        'duplicate-of': String(original),
+        'log-url': demo.finalStatus(original)!.logUrl,
+      });
+      expect(demo.finalStatus(original)!.state).toBe('success');
+      expect(demo.statuses(duplicate).map((s) => [s.state, s.description])).toEqual([
+        ['inactive', `duplicate of #${original} (succeeded)`],
+      ]);
+      for (const index of [0, 1, 2]) expect(demo.deployCount(index, 'staging', sha)).toBe(1);
+    },
+  );
 
   it('ends failure when one host fails, keeps the host that finished, and starts no other', { timeout: DEPLOY_TEST_MS }, async () => {
     const sha = demo.github.addCommit(REPOSITORY, 'main');
@@ -115,7 +125,10 @@ describe('a deploy requested by a pull request comment', () => {
     expect(staging.outputs.state).toBe('success');
 
     const command = await demo.comment('/deploy production');
-    const created = await demo.github.waitFor(() => demo.github.deployments(REPOSITORY).find((d) => d.environment === 'production'), WAIT_MS);
+    const created = await demo.github.waitFor(
+      () => demo.github.deployments(REPOSITORY).find((d) => d.environment === 'production'),
+      WAIT_MS,
+    );
     expect(created).toMatchObject({ sha: demo.featureSha, creator: { login: 'shipguard[bot]' } });
     expect(demo.github.reactions(command)).toContain('eyes');
     const final = await demo.waitForFinal(created.id, WAIT_MS);

@@ -25,7 +25,15 @@ beforeAll(async () => {
   browser = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
     viewport: { width: 1100, height: 900 },
   });
   demo = await startDemoWorld({ ssh: 'sshd', deploySeconds: 1 });
@@ -45,7 +53,14 @@ it('shows the hosts table of a running deploy and updates it live until the depl
   const hold = join(world.hosts.hosts[2]!.dir, 'hold');
   writeFileSync(hold, '');
   const action = world.runAction({ environment: 'staging', runId: 1 });
-  const logUrl = await world.github.waitFor(() => world.github.deployments('acme/app').flatMap((d) => world.statuses(d.id)).find((s) => s.logUrl)?.logUrl, WAIT_MS);
+  const logUrl = await world.github.waitFor(
+    () =>
+      world.github
+        .deployments('acme/app')
+        .flatMap((d) => world.statuses(d.id))
+        .find((s) => s.logUrl)?.logUrl,
+    WAIT_MS,
+  );
 
   const page = await browser!.newPage();
   let navigations = 0;

@@ -19,7 +19,18 @@ it('a repository whose deploy.yml read hangs does not stall admission in another
     [1, 'acme/slow'],
     [2, 'acme/fast'],
   ] as const) {
-    await t.store.recordReceived({ id, installationId: 1, repository, environment: 'staging', sha: 'a'.repeat(40), ref: 'main', task: 'deploy', forced: false, requestedBy: 'alice', payload: {} });
+    await t.store.recordReceived({
+      id,
+      installationId: 1,
+      repository,
+      environment: 'staging',
+      sha: 'a'.repeat(40),
+      ref: 'main',
+      task: 'deploy',
+      forced: false,
+      requestedBy: 'alice',
+      payload: {},
+    });
   }
   let releaseSlow: (config: DeployConfig) => void = () => {};
   const slowRead = new Promise<DeployConfig>((resolve) => (releaseSlow = resolve));

@@ -11,7 +11,6 @@ import { deployYml, startBotProcess, startWorld, type BotProcess, type World } f
 
 const lines = (path: string) => (existsSync(path) ? readFileSync(path, 'utf8').trim().split('\n').filter(Boolean) : []);
 
-
 async function waitUntil(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
@@ -45,7 +44,10 @@ describe('rule 6 (terminal): crashes and replicas', () => {
 
   async function terminal(id: number, timeoutMs: number) {
     try {
-      return await world.github.waitFor(() => world.github.statuses(id).find((s) => ['success', 'failure', 'error', 'inactive'].includes(s.state)), timeoutMs);
+      return await world.github.waitFor(
+        () => world.github.statuses(id).find((s) => ['success', 'failure', 'error', 'inactive'].includes(s.state)),
+        timeoutMs,
+      );
     } catch (error) {
       // What the bots said is the first thing to read when a takeover did not happen.
       for (const bot of bots) console.error(`--- bot ${bot.url}\n${bot.output().slice(-4000)}`);
@@ -106,7 +108,9 @@ describe('rule 6 (terminal): crashes and replicas', () => {
     fanout = createServer(async (req, res) => {
       const chunks: Buffer[] = [];
       for await (const chunk of req) chunks.push(chunk as Buffer);
-      const headers = Object.fromEntries(Object.entries(req.headers).filter(([name]) => name.startsWith('x-') || name === 'content-type')) as Record<string, string>;
+      const headers = Object.fromEntries(
+        Object.entries(req.headers).filter(([name]) => name.startsWith('x-') || name === 'content-type'),
+      ) as Record<string, string>;
       const answers = await Promise.all(
         [portA, portB].map((port) =>
           fetch(`http://127.0.0.1:${port}/api/github/webhooks`, { method: 'POST', headers, body: Buffer.concat(chunks) }).then(

@@ -7,7 +7,6 @@ import type { Bot } from '../../bot/bot.ts';
 import { freePort } from '../support/ports.ts';
 import { deployYml, startBotIn, USER_TOKEN, type World, startWorld } from '../support/bot-harness.ts';
 
-
 // Bounds for a bot's whole conversation on a loaded machine (bot start, GitHub's stand-in, deploys):
 // far beyond what it takes; what is checked is what happens, not how fast.
 describe('rule 6 (terminal): missed webhook deliveries', { timeout: 180_000 }, () => {

@@ -13,7 +13,9 @@ const DEPLOY = `echo "<b>deploying</b> $DEPLOY_SHA to $DEPLOY_HOST"; sleep 0.2`;
 let world: World;
 let bot: Bot;
 beforeAll(async () => {
-  world = await startWorld({ deployYml: deployYml(`  staging:\n    deployer: local\n    hosts: [web-1, web-2]\n    concurrency: 2\n    deploy: '${DEPLOY}'\n`) });
+  world = await startWorld({
+    deployYml: deployYml(`  staging:\n    deployer: local\n    hosts: [web-1, web-2]\n    concurrency: 2\n    deploy: '${DEPLOY}'\n`),
+  });
   bot = await startBotIn(world);
 }, 180_000);
 afterAll(async () => {
@@ -23,7 +25,10 @@ afterAll(async () => {
 
 async function deployAndWait(ref = 'main'): Promise<{ id: number; logUrl: string; state: string }> {
   const id = await world.createDeployment({ ref });
-  const final = await world.github.waitFor(() => world.github.statuses(id).find((s) => ['success', 'failure', 'error', 'inactive'].includes(s.state)), 60_000);
+  const final = await world.github.waitFor(
+    () => world.github.statuses(id).find((s) => ['success', 'failure', 'error', 'inactive'].includes(s.state)),
+    60_000,
+  );
   return { id, logUrl: final.logUrl, state: final.state };
 }
 
@@ -52,7 +57,12 @@ describe('the log page', { timeout: 180_000 }, () => {
 
     const json = await fetch(`${bot.url}${address.pathname}.json${address.search}`);
     expect(json.status).toBe(200);
-    const view = (await json.json()) as { state: string; final: boolean; timeline: Array<{ message: string }>; hosts: Array<{ host: string; state: string; output: string; durationMs: number }> };
+    const view = (await json.json()) as {
+      state: string;
+      final: boolean;
+      timeline: Array<{ message: string }>;
+      hosts: Array<{ host: string; state: string; output: string; durationMs: number }>;
+    };
     expect(view).toMatchObject({ state: 'succeeded', final: true });
     expect(view.hosts.map((h) => [h.host, h.state])).toEqual([
       ['web-1', 'succeeded'],

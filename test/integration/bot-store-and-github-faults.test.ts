@@ -27,7 +27,11 @@ describe('exactly once at the edges', () => {
     world = await startWorld({ deployYml: yml });
     bot = await startBotIn(world);
     // Every status write answers 502 after doing its work, four times: queued, in_progress, success…
-    world.github.injectFault({ method: 'POST', path: /\/deployments\/\d+\/statuses$/ }, { status: 502, body: { message: 'Bad Gateway' }, afterWork: true }, 4);
+    world.github.injectFault(
+      { method: 'POST', path: /\/deployments\/\d+\/statuses$/ },
+      { status: 502, body: { message: 'Bad Gateway' }, afterWork: true },
+      4,
+    );
     const id = await world.createDeployment({});
     const end = await world.github.waitFor(() => world!.github.statuses(id).find((s) => TERMINAL.includes(s.state)), 90_000);
     expect(end.state).toBe('success');
@@ -48,13 +52,26 @@ describe('exactly once at the edges', () => {
     // A signed deployment webhook, as GitHub would send it: the answer itself is what is checked.
     const body = JSON.stringify({
       action: 'created',
-      deployment: { id: 990_001, sha: world.repo.headSha, ref: 'main', task: 'deploy', environment: 'staging', payload: {}, creator: { login: 'octocat' } },
+      deployment: {
+        id: 990_001,
+        sha: world.repo.headSha,
+        ref: 'main',
+        task: 'deploy',
+        environment: 'staging',
+        payload: {},
+        creator: { login: 'octocat' },
+      },
       repository: { full_name: 'acme/app' },
       installation: { id: world.repo.installationId },
     });
     const answer = await fetch(`${bot.url}/api/github/webhooks`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-github-event': 'deployment', 'x-github-delivery': 'outage-1', 'x-hub-signature-256': signatureOf(WEBHOOK_SECRET, body) },
+      headers: {
+        'content-type': 'application/json',
+        'x-github-event': 'deployment',
+        'x-github-delivery': 'outage-1',
+        'x-hub-signature-256': signatureOf(WEBHOOK_SECRET, body),
+      },
       body,
     });
     const text = await answer.text();
@@ -64,7 +81,10 @@ describe('exactly once at the edges', () => {
 
     // A deployment created meanwhile: GitHub records its delivery as failed (503).
     const id = await world.createDeployment({});
-    const refused = await world.github.waitFor(() => world!.github.deliveries.find((d) => d.event === 'deployment' && d.status === 503), 60_000);
+    const refused = await world.github.waitFor(
+      () => world!.github.deliveries.find((d) => d.event === 'deployment' && d.status === 503),
+      60_000,
+    );
 
     await cluster.start();
     const end = await world.github.waitFor(() => world!.github.statuses(id).find((s) => TERMINAL.includes(s.state)), 90_000);

@@ -7,7 +7,9 @@ import type { Bot } from '../../bot/bot.ts';
 import { deployYml, startBotIn, type World, startWorld } from '../support/bot-harness.ts';
 
 const yml = (deploy: string, extra = '') =>
-  deployYml(`  staging:\n    deployer: local\n    url: https://staging.example.com\n    hosts: [web-1, web-2]\n    concurrency: 2\n    deploy: '${deploy}'\n${extra}`);
+  deployYml(
+    `  staging:\n    deployer: local\n    url: https://staging.example.com\n    hosts: [web-1, web-2]\n    concurrency: 2\n    deploy: '${deploy}'\n${extra}`,
+  );
 
 // Bounds for a bot's whole conversation on a loaded machine (bot start, GitHub's stand-in, deploys):
 // far beyond what it takes; what is checked is what happens, not how fast.
@@ -21,7 +23,10 @@ describe('bot: deployment webhooks', { timeout: 180_000 }, () => {
   });
 
   async function terminal(id: number, timeoutMs = 60_000) {
-    return world.github.waitFor(() => world.github.statuses(id).find((s) => ['success', 'failure', 'error', 'inactive'].includes(s.state)), timeoutMs);
+    return world.github.waitFor(
+      () => world.github.statuses(id).find((s) => ['success', 'failure', 'error', 'inactive'].includes(s.state)),
+      timeoutMs,
+    );
   }
 
   it('deploys a deployment created on GitHub and records queued → in_progress → success there', async () => {
@@ -33,7 +38,11 @@ describe('bot: deployment webhooks', { timeout: 180_000 }, () => {
     const states = world.github.statuses(id).map((s) => s.state);
     expect(states[0]).toBe('queued');
     expect(states).toContain('in_progress');
-    expect(end).toMatchObject({ description: 'deployed to 2/2 hosts', environmentUrl: 'https://staging.example.com', logUrl: bot.links.url(id) });
+    expect(end).toMatchObject({
+      description: 'deployed to 2/2 hosts',
+      environmentUrl: 'https://staging.example.com',
+      logUrl: bot.links.url(id),
+    });
     expect(readFileSync(join(world.dir, 'web-2.log'), 'utf8')).toBe(`${world.github.deployments('acme/app')[0]!.sha}\n`);
     expect(world.github.problems).toEqual([]);
   });
@@ -44,7 +53,9 @@ describe('bot: deployment webhooks', { timeout: 180_000 }, () => {
     const id = await world.createDeployment({});
     const original = await world.github.waitFor(() => world.github.deliveries.find((d) => d.event === 'deployment' && d.status !== null));
     const app = await bot.access.app();
-    await Promise.all(Array.from({ length: 10 }, () => app.request('POST /app/hook/deliveries/{delivery_id}/attempts', { delivery_id: original.id })));
+    await Promise.all(
+      Array.from({ length: 10 }, () => app.request('POST /app/hook/deliveries/{delivery_id}/attempts', { delivery_id: original.id })),
+    );
     await world.github.waitFor(() => world.github.deliveries.filter((d) => d.guid === original.guid && d.status !== null).length === 11);
     expect(world.github.deliveries.filter((d) => d.guid === original.guid).every((d) => d.status! >= 200 && d.status! < 300)).toBe(true);
     expect((await terminal(id)).state).toBe('success');
@@ -57,7 +68,12 @@ describe('bot: deployment webhooks', { timeout: 180_000 }, () => {
     bot = await startBotIn(world);
     const response = await fetch(`${bot.url}/api/github/webhooks`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-github-event': 'deployment', 'x-github-delivery': 'bad-1', 'x-hub-signature-256': `sha256=${'0'.repeat(64)}` },
+      headers: {
+        'content-type': 'application/json',
+        'x-github-event': 'deployment',
+        'x-github-delivery': 'bad-1',
+        'x-hub-signature-256': `sha256=${'0'.repeat(64)}`,
+      },
       body: JSON.stringify({ action: 'created', deployment: { id: 1 } }),
     });
     expect(response.status).toBeGreaterThanOrEqual(400);
@@ -98,11 +114,16 @@ describe('bot: deployment webhooks', { timeout: 180_000 }, () => {
   }, 240_000);
 
   it('rule 8: an invalid deploy.yml ends the deployment error with the path and reason, runs nothing', async () => {
-    world = await startWorld({ deployYml: 'environments:\n  staging:\n    deployer: local\n    concurrency: zero\n    deploy: touch ran\n' });
+    world = await startWorld({
+      deployYml: 'environments:\n  staging:\n    deployer: local\n    concurrency: zero\n    deploy: touch ran\n',
+    });
     bot = await startBotIn(world);
     const id = await world.createDeployment({});
     const end = await terminal(id);
-    expect(end).toMatchObject({ state: 'error', description: '.github/deploy.yml: environments.staging.concurrency: Invalid input: expected number, received string' });
+    expect(end).toMatchObject({
+      state: 'error',
+      description: '.github/deploy.yml: environments.staging.concurrency: Invalid input: expected number, received string',
+    });
   });
 
   it('reads deploy.yml from the default branch, never from the deployed ref', async () => {

@@ -90,7 +90,9 @@ describe('chatops: deploys from pull request comments', () => {
     expect(production.reactions).toEqual(['eyes', 'rocket']);
     expect(production.reply).toContain('Deploy succeeded');
     expect(created.length).toBeGreaterThan(0);
-    expect(github.requests.filter((r) => r.method === 'POST' && r.path === '/repos/acme/app/deployments' && r.status === 201).at(-1)!.body).toMatchObject({
+    expect(
+      github.requests.filter((r) => r.method === 'POST' && r.path === '/repos/acme/app/deployments' && r.status === 201).at(-1)!.body,
+    ).toMatchObject({
       required_contexts: ['ci'],
       production_environment: true,
     });
@@ -133,7 +135,9 @@ describe('chatops: deploys from pull request comments', () => {
 
 /** The pull request's head as GitHub answers it. */
 async function pullHead(world: World, pull: number): Promise<string> {
-  const response = await fetch(`${world.github.apiUrl}/repos/acme/app/pulls/${pull}`, { headers: { authorization: `token ${USER_TOKEN}` } });
+  const response = await fetch(`${world.github.apiUrl}/repos/acme/app/pulls/${pull}`, {
+    headers: { authorization: `token ${USER_TOKEN}` },
+  });
   const data = (await response.json()) as { head: { sha: string } };
   return data.head.sha;
 }

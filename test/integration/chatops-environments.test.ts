@@ -59,7 +59,10 @@ describe('chatops: environments', () => {
     expect(reactions).toEqual(['confused', 'rocket']);
     const otherHead = github.deployments('acme/app').at(-1)!.sha;
     expect(lines('deployed.log').filter((sha) => sha === otherHead)).toHaveLength(1);
-    const replies = github.comments('acme/app', other).filter((c) => c.user.login === 'shipguard[bot]').map((c) => c.body);
+    const replies = github
+      .comments('acme/app', other)
+      .filter((c) => c.user.login === 'shipguard[bot]')
+      .map((c) => c.body);
     expect(replies.filter((body) => body.includes('Deploy succeeded'))).toHaveLength(1);
     expect(replies.filter((body) => /duplicate of #\d+ \((queued|running|succeeded)\)/.test(body))).toHaveLength(1);
 
@@ -115,7 +118,9 @@ describe('chatops: environments', () => {
     expect(cancel.reply).toMatch(/#\d+ `[0-9a-f]{7}` by @alice: running; stops after the hosts in progress/);
     expect(cancel.reply).toMatch(/#\d+ `[0-9a-f]{7}` by @alice: queued; cancelled before it started/);
     const running = (await bot.store.deployments({ states: ['running'] }))[0]!;
-    await waitUntil(async () => (await bot!.store.events(running.id)).some((e) => e.message === 'cancel requested by @alice: no new host will start'));
+    await waitUntil(async () =>
+      (await bot!.store.events(running.id)).some((e) => e.message === 'cancel requested by @alice: no new host will start'),
+    );
     writeFileSync(join(world.dir, 'release'), '');
     const end = await answered(world, second, deploy.commentId);
     expect(end.reactions.at(-1)).toBe('confused');

@@ -40,7 +40,15 @@ describe('chatops: refusals', () => {
     const unknown = await command(world, pull, 'alice', '/deplyo staging');
     expect(unknown.reactions).toEqual(['eyes', 'confused']);
     expect(unknown.reply).toContain('unknown command "/deplyo"');
-    for (const usage of ['/deploy [env] [--force]', '/rollback <env>', '/lock <env> [reason]', '/unlock <env>', '/cancel <env>', '/status [env]', '/help']) {
+    for (const usage of [
+      '/deploy [env] [--force]',
+      '/rollback <env>',
+      '/lock <env> [reason]',
+      '/unlock <env>',
+      '/cancel <env>',
+      '/status [env]',
+      '/help',
+    ]) {
       expect(unknown.reply).toContain(usage);
     }
 
@@ -94,7 +102,9 @@ describe('chatops: refusals', () => {
     for (const quiet of [plain, fromBot, edited]) expect(github.reactions(quiet.commentId)).toEqual([]);
 
     // One reply per command, none to the bot's own replies (GitHub delivers those too).
-    const commands = [pull, fork, closed].flatMap((n) => github.comments('acme/app', n)).filter((c) => c.body.startsWith('/') && ['alice', 'reader', 'mallory'].includes(c.user.login));
+    const commands = [pull, fork, closed]
+      .flatMap((n) => github.comments('acme/app', n))
+      .filter((c) => c.body.startsWith('/') && ['alice', 'reader', 'mallory'].includes(c.user.login));
     const replies = [pull, fork, closed].flatMap((n) => github.comments('acme/app', n)).filter((c) => c.user.login === BOT_LOGIN);
     expect(replies).toHaveLength(commands.length);
     expect(github.deployments('acme/app')).toEqual([]);

@@ -27,11 +27,17 @@ describe.each(STORE_KINDS)('engine with the local deployer (%s store)', { timeou
     await e.receive({ id: 1 });
     const statuses = await e.settled(1);
     expect(statuses.map((s) => s.state)).toEqual(expect.arrayContaining(['queued', 'in_progress', 'success']));
-    expect(statuses.at(-1)).toMatchObject({ state: 'success', description: 'deployed to 3/3 hosts', environmentUrl: 'https://staging.example.com', logUrl: e.links.url(1) });
+    expect(statuses.at(-1)).toMatchObject({
+      state: 'success',
+      description: 'deployed to 3/3 hosts',
+      environmentUrl: 'https://staging.example.com',
+      logUrl: e.links.url(1),
+    });
     expect(statuses[0]!.state).toBe('queued');
     const progress = statuses.filter((s) => s.state === 'in_progress').map((s) => s.description);
     expect(new Set(progress).size, `progress repeated itself: ${progress.join(' | ')}`).toBe(progress.length);
-    for (const host of ['web-1', 'web-2', 'web-3']) expect(readFileSync(join(e.workDir, `runs-${host}`), 'utf8')).toBe(`${'c'.repeat(40)}\n`);
+    for (const host of ['web-1', 'web-2', 'web-3'])
+      expect(readFileSync(join(e.workDir, `runs-${host}`), 'utf8')).toBe(`${'c'.repeat(40)}\n`);
     const hosts = await e.store.hosts(1);
     expect(hosts.map((h) => [h.host, h.state])).toEqual([
       ['web-1', 'succeeded'],
@@ -47,7 +53,9 @@ describe.each(STORE_KINDS)('engine with the local deployer (%s store)', { timeou
     await e.settled(1);
     await e.receive({ id: 2 });
     const statuses = await e.settled(2);
-    expect(statuses).toEqual([expect.objectContaining({ state: 'inactive', description: 'duplicate of #1 (succeeded)', logUrl: e.links.url(1) })]);
+    expect(statuses).toEqual([
+      expect.objectContaining({ state: 'inactive', description: 'duplicate of #1 (succeeded)', logUrl: e.links.url(1) }),
+    ]);
     expect(readFileSync(join(e.workDir, 'runs-web-1'), 'utf8').trim().split('\n')).toHaveLength(1);
     await e.receive({ id: 3, forced: true });
     expect((await e.settled(3)).at(-1)!.state).toBe('success');
@@ -55,7 +63,13 @@ describe.each(STORE_KINDS)('engine with the local deployer (%s store)', { timeou
   });
 
   it('a failing host ends the deployment failure, rolls that host back, and starts no more hosts (max_failures 0)', async () => {
-    e = await startEngine({ kind, deployYml: yml('    rollback: echo rolled back > "rollback-$DEPLOY_HOST"\n    concurrency: 1\n', 'test "$DEPLOY_HOST" != web-2 && touch "ok-$DEPLOY_HOST"').replace('    concurrency: 2\n', '') });
+    e = await startEngine({
+      kind,
+      deployYml: yml(
+        '    rollback: echo rolled back > "rollback-$DEPLOY_HOST"\n    concurrency: 1\n',
+        'test "$DEPLOY_HOST" != web-2 && touch "ok-$DEPLOY_HOST"',
+      ).replace('    concurrency: 2\n', ''),
+    });
     await e.receive({ id: 1 });
     const last = (await e.settled(1)).at(-1)!;
     expect(last).toMatchObject({ state: 'failure', description: 'failed on web-2 (deploy exited 1; rolled back); 1/3 hosts deployed' });
@@ -89,7 +103,10 @@ describe.each(STORE_KINDS)('engine with the local deployer (%s store)', { timeou
     // A host's deploy ends only once the worker has seen the cancel (its event is recorded, then the test
     // creates `release`): the cancel comes while a host is in progress, however slow the machine.
     const untilReleased = 'i=0; until [ -e release ]; do i=$((i + 1)); [ $i -lt 600 ] || exit 99; sleep 0.1; done';
-    e = await startEngine({ kind, deployYml: yml('    concurrency: 1\n', `${untilReleased}; touch "done-$DEPLOY_HOST"`).replace('    concurrency: 2\n', '') });
+    e = await startEngine({
+      kind,
+      deployYml: yml('    concurrency: 1\n', `${untilReleased}; touch "done-$DEPLOY_HOST"`).replace('    concurrency: 2\n', ''),
+    });
     await e.receive({ id: 1 });
     await until(async () => (await e.store.hosts(1)).some((h) => h.state === 'running'));
     await e.store.requestCancel('acme/app', 'staging', 'bob');
@@ -113,7 +130,9 @@ describe.each(STORE_KINDS)('engine with the local deployer (%s store)', { timeou
   it('rule 8: an unknown environment ends error naming the environments that exist, and runs nothing', async () => {
     e = await startEngine({ kind, deployYml: yml() });
     await e.receive({ id: 1, environment: 'prod' });
-    expect(await e.settled(1)).toEqual([expect.objectContaining({ state: 'error', description: 'unknown environment prod (.github/deploy.yml defines: staging)' })]);
+    expect(await e.settled(1)).toEqual([
+      expect.objectContaining({ state: 'error', description: 'unknown environment prod (.github/deploy.yml defines: staging)' }),
+    ]);
     expect(existsSync(join(e.workDir, 'runs-web-1'))).toBe(false);
   });
 

@@ -184,7 +184,9 @@ class Scene {
       .map((line) => {
         try {
           const entry = JSON.parse(line) as { time: number; msg: string; why?: string; err?: { message?: string } };
-          return entry.time < before ? `${new Date(entry.time).toISOString().slice(11, 23)} ${entry.msg}${entry.why ? `: ${entry.why}` : ''}${entry.err?.message ? ` (${entry.err.message})` : ''}` : '';
+          return entry.time < before
+            ? `${new Date(entry.time).toISOString().slice(11, 23)} ${entry.msg}${entry.why ? `: ${entry.why}` : ''}${entry.err?.message ? ` (${entry.err.message})` : ''}`
+            : '';
         } catch {
           return line;
         }
@@ -237,7 +239,11 @@ class Scene {
   }
 
   async startBot(env: Record<string, string> = {}): Promise<BotProcess> {
-    const bot = await startBotProcess(this.world, { port: await freePort(), cwd: this.dir, env: { SHIPGUARD_LEASE: LEASE, LOG_LEVEL: 'info', ...env } });
+    const bot = await startBotProcess(this.world, {
+      port: await freePort(),
+      cwd: this.dir,
+      env: { SHIPGUARD_LEASE: LEASE, LOG_LEVEL: 'info', ...env },
+    });
     this.bots.push(bot);
     liveBots.add(bot);
     bot.child.once('exit', () => liveBots.delete(bot));
@@ -284,7 +290,9 @@ class Scene {
     for (let i = 1; i < ordered.length; i++) {
       const [previous, before] = ordered[i - 1]!;
       const [host, span] = ordered[i]!;
-      expect(span.first, `${host} began (log line ${span.first}) while ${previous} still ran (its line ${before.last})`).toBeGreaterThan(before.last);
+      expect(span.first, `${host} began (log line ${span.first}) while ${previous} still ran (its line ${before.last})`).toBeGreaterThan(
+        before.last,
+      );
     }
     return { order: ordered.map(([h]) => h), ended: ordered.filter(([, s]) => s.ended).map(([h]) => h) };
   }
@@ -334,7 +342,8 @@ async function one<T extends Record<string, unknown>>(db: pg.Pool, sql: string, 
 }
 
 async function pendingStatuses(db: pg.Pool, id: number): Promise<number> {
-  return (await one<{ n: number }>(db, 'SELECT count(*)::int AS n FROM status_outbox WHERE deployment_id = $1 AND done_at IS NULL', [id]))!.n;
+  return (await one<{ n: number }>(db, 'SELECT count(*)::int AS n FROM status_outbox WHERE deployment_id = $1 AND done_at IS NULL', [id]))!
+    .n;
 }
 
 async function deploymentState(db: pg.Pool, id: number): Promise<string | undefined> {
@@ -342,11 +351,14 @@ async function deploymentState(db: pg.Pool, id: number): Promise<string | undefi
 }
 
 async function timeline(db: pg.Pool, id: number): Promise<string[]> {
-  return (await db.query('SELECT message FROM deployment_events WHERE deployment_id = $1 ORDER BY seq', [id])).rows.map((r) => String(r.message));
+  return (await db.query('SELECT message FROM deployment_events WHERE deployment_id = $1 ORDER BY seq', [id])).rows.map((r) =>
+    String(r.message),
+  );
 }
 
 function exitOf(bot: BotProcess): Promise<{ code: number | null; signal: string | null }> {
-  if (bot.child.exitCode !== null || bot.child.signalCode !== null) return Promise.resolve({ code: bot.child.exitCode, signal: bot.child.signalCode });
+  if (bot.child.exitCode !== null || bot.child.signalCode !== null)
+    return Promise.resolve({ code: bot.child.exitCode, signal: bot.child.signalCode });
   return new Promise((resolve) => bot.child.once('exit', (code, signal) => resolve({ code, signal })));
 }
 
@@ -386,84 +398,99 @@ function scenario(name: string, body: (scene: Scene) => Promise<void>): void {
 describe('exactly once under faults: real bot processes, real faults', () => {
   // ---- 1. partition -----------------------------------------------------------------------------------
 
-  scenario('partition of one replica: the cut-off runner halts before its lease lapses, the other takes over; no host twice, no overlap, one terminal status', async (scene) => {
-    const { expect } = scene;
-    const hosts = hostNames(6);
-    const url = await cluster.createDatabase();
-    // max_failures 1: the host the partition leaves half-deployed fails (revision shows it), and the other
-    // bot still deploys the rest, so the overlap check sees hosts of both bots.
-    await scene.open(fleetYml({ hosts, revision: true, slowWeb2: true, maxFailures: 1 }), url);
-    const db = scene.sqlPool(url);
-    // Each bot through a proxy of its own (both passing): whichever claims the deployment is A, the one cut off.
-    scene.proxies = [await TcpProxy.start({ targetHost: '127.0.0.1', targetPort: cluster.port }), await TcpProxy.start({ targetHost: '127.0.0.1', targetPort: cluster.port })];
-    const pair = [await scene.startBot({ DATABASE_URL: scene.proxies[0]!.proxiedUrl(url) }), await scene.startBot({ DATABASE_URL: scene.proxies[1]!.proxiedUrl(url) })];
-    scene.world.github.setWebhookUrl(`${pair[0]!.url}/api/github/webhooks`);
-    const id = await scene.world.createDeployment({});
+  scenario(
+    'partition of one replica: the cut-off runner halts before its lease lapses, the other takes over; no host twice, no overlap, one terminal status',
+    async (scene) => {
+      const { expect } = scene;
+      const hosts = hostNames(6);
+      const url = await cluster.createDatabase();
+      // max_failures 1: the host the partition leaves half-deployed fails (revision shows it), and the other
+      // bot still deploys the rest, so the overlap check sees hosts of both bots.
+      await scene.open(fleetYml({ hosts, revision: true, slowWeb2: true, maxFailures: 1 }), url);
+      const db = scene.sqlPool(url);
+      // Each bot through a proxy of its own (both passing): whichever claims the deployment is A, the one cut off.
+      scene.proxies = [
+        await TcpProxy.start({ targetHost: '127.0.0.1', targetPort: cluster.port }),
+        await TcpProxy.start({ targetHost: '127.0.0.1', targetPort: cluster.port }),
+      ];
+      const pair = [
+        await scene.startBot({ DATABASE_URL: scene.proxies[0]!.proxiedUrl(url) }),
+        await scene.startBot({ DATABASE_URL: scene.proxies[1]!.proxiedUrl(url) }),
+      ];
+      scene.world.github.setWebhookUrl(`${pair[0]!.url}/api/github/webhooks`);
+      const id = await scene.world.createDeployment({});
 
-    await scene.waitForMoment('web-1 to start', id, () => scene.begun('web-1'));
-    const owner = (await one<{ lease_owner: string }>(db, 'SELECT lease_owner FROM deployments WHERE id = $1', [id]))!.lease_owner;
-    const index = pair.findIndex((bot) => owner.startsWith(`bot-${bot.child.pid}-`));
-    expect(index, `lease owner ${owner}`).toBeGreaterThanOrEqual(0);
-    const [a, b] = [pair[index]!, pair[1 - index]!];
-    const proxyA = scene.proxies[index]!;
+      await scene.waitForMoment('web-1 to start', id, () => scene.begun('web-1'));
+      const owner = (await one<{ lease_owner: string }>(db, 'SELECT lease_owner FROM deployments WHERE id = $1', [id]))!.lease_owner;
+      const index = pair.findIndex((bot) => owner.startsWith(`bot-${bot.child.pid}-`));
+      expect(index, `lease owner ${owner}`).toBeGreaterThanOrEqual(0);
+      const [a, b] = [pair[index]!, pair[1 - index]!];
+      const proxyA = scene.proxies[index]!;
 
-    await scene.waitForMoment('web-2 to start', id, () => scene.begun('web-2'));
-    // The premise: A runs web-2 under its lease, nobody took over yet.
-    const before = await timeline(db, id);
-    expect(before.filter((m) => m.startsWith('taken over')), `A lost the deployment before the partition:\n${before.join('\n')}\nA: ${scene.leaseTrouble(a)}\nB: ${scene.leaseTrouble(b)}`).toEqual([]);
-    expect(a.output(), 'A halted itself before the partition').not.toContain('runner halted');
-    proxyA.blackhole();
-    const faultAt = Date.now();
+      await scene.waitForMoment('web-2 to start', id, () => scene.begun('web-2'));
+      // The premise: A runs web-2 under its lease, nobody took over yet.
+      const before = await timeline(db, id);
+      expect(
+        before.filter((m) => m.startsWith('taken over')),
+        `A lost the deployment before the partition:\n${before.join('\n')}\nA: ${scene.leaseTrouble(a)}\nB: ${scene.leaseTrouble(b)}`,
+      ).toEqual([]);
+      expect(a.output(), 'A halted itself before the partition').not.toContain('runner halted');
+      proxyA.blackhole();
+      const faultAt = Date.now();
 
-    const { end, at } = await scene.settle(id, db);
-    const runs = scene.expectTruth(id, hosts, end);
-    // B took the deployment over, and B wrote its end.
-    const events = await timeline(db, id);
-    const takeover = events.findIndex((message) => message.startsWith(`taken over by bot-${b.child.pid}-`));
-    expect(takeover, events.join('\n')).toBeGreaterThan(0);
-    expect(events.slice(takeover).some((m) => /^(succeeded|failed|error): /.test(m))).toBe(true);
+      const { end, at } = await scene.settle(id, db);
+      const runs = scene.expectTruth(id, hosts, end);
+      // B took the deployment over, and B wrote its end.
+      const events = await timeline(db, id);
+      const takeover = events.findIndex((message) => message.startsWith(`taken over by bot-${b.child.pid}-`));
+      expect(takeover, events.join('\n')).toBeGreaterThan(0);
+      expect(events.slice(takeover).some((m) => /^(succeeded|failed|error): /.test(m))).toBe(true);
 
-    // The network comes back: A's writes held back by the partition (the end of the host it killed) must
-    // all be refused now.
-    proxyA.heal();
-    const statusesBefore = scene.world.github.statuses(id).length;
-    const runsBefore = JSON.stringify(scene.runsPerHost(hosts));
-    await scene.waitFor("A's runner to give the deployment up (fenced out)", () =>
-      a
-        .output()
-        .split('\n')
-        .some((line) => line.includes(`"deployment":${id}`) && /deployment handed over|lease lost while deploying/.test(line)),
-    );
-    // A's runner is done; for one more lease, nothing of A's may show up anywhere.
-    const quietUntil = Date.now() + LEASE_MS;
-    while (Date.now() < quietUntil) {
-      expect(scene.world.github.statuses(id).length, 'no status after the terminal one').toBe(statusesBefore);
-      expect(JSON.stringify(scene.runsPerHost(hosts))).toBe(runsBefore);
-      await sleep(100);
-    }
-    const fullTimeline = await timeline(db, id);
-    const afterTakeover = fullTimeline.slice(takeover);
-    // No write of A's got in after the takeover: not its halted host's end (which B resolves and records
-    // itself: a second end of a host would be A's), nor anything only a halted runner says.
-    expect(afterTakeover.filter((m) => m.includes('this bot may no longer act'))).toEqual([]);
-    for (const host of hosts) {
-      expect(afterTakeover.filter((m) => new RegExp(`^${host}: (succeeded|failed|skipped|unknown)\\b`).test(m)).length, `ends of ${host} recorded after the takeover`).toBeLessThanOrEqual(1);
-      expect(fullTimeline.filter((m) => m === `${host}: deploy starting`).length, `intents of ${host}`).toBeLessThanOrEqual(1);
-    }
-    expect(scene.terminals(id)).toHaveLength(1);
-    expect(await deploymentState(db, id)).not.toBe('running');
-    observations.push({
-      scenario: `1. partition of the runner's link while web-2 deploys (two bots, 6 hosts, revision, max_failures 1)`,
-      runs,
-      final: `${end.state}: ${end.description}`,
-      faultToTerminalMs: at - faultAt,
-      notes: [
-        scene.troubleBefore(faultAt),
-        `A halted itself: ${a.output().includes('runner halted')}; web-2's deploy ran to its end: ${scene.ended('web-2')}; order ${scene.checkDeployLog().order.join(' ')}`,
-        `timeline from the takeover: ${afterTakeover.join(' | ')}`,
-      ],
-    });
-  });
+      // The network comes back: A's writes held back by the partition (the end of the host it killed) must
+      // all be refused now.
+      proxyA.heal();
+      const statusesBefore = scene.world.github.statuses(id).length;
+      const runsBefore = JSON.stringify(scene.runsPerHost(hosts));
+      await scene.waitFor("A's runner to give the deployment up (fenced out)", () =>
+        a
+          .output()
+          .split('\n')
+          .some((line) => line.includes(`"deployment":${id}`) && /deployment handed over|lease lost while deploying/.test(line)),
+      );
+      // A's runner is done; for one more lease, nothing of A's may show up anywhere.
+      const quietUntil = Date.now() + LEASE_MS;
+      while (Date.now() < quietUntil) {
+        expect(scene.world.github.statuses(id).length, 'no status after the terminal one').toBe(statusesBefore);
+        expect(JSON.stringify(scene.runsPerHost(hosts))).toBe(runsBefore);
+        await sleep(100);
+      }
+      const fullTimeline = await timeline(db, id);
+      const afterTakeover = fullTimeline.slice(takeover);
+      // No write of A's got in after the takeover: not its halted host's end (which B resolves and records
+      // itself: a second end of a host would be A's), nor anything only a halted runner says.
+      expect(afterTakeover.filter((m) => m.includes('this bot may no longer act'))).toEqual([]);
+      for (const host of hosts) {
+        expect(
+          afterTakeover.filter((m) => new RegExp(`^${host}: (succeeded|failed|skipped|unknown)\\b`).test(m)).length,
+          `ends of ${host} recorded after the takeover`,
+        ).toBeLessThanOrEqual(1);
+        expect(fullTimeline.filter((m) => m === `${host}: deploy starting`).length, `intents of ${host}`).toBeLessThanOrEqual(1);
+      }
+      expect(scene.terminals(id)).toHaveLength(1);
+      expect(await deploymentState(db, id)).not.toBe('running');
+      observations.push({
+        scenario: `1. partition of the runner's link while web-2 deploys (two bots, 6 hosts, revision, max_failures 1)`,
+        runs,
+        final: `${end.state}: ${end.description}`,
+        faultToTerminalMs: at - faultAt,
+        notes: [
+          scene.troubleBefore(faultAt),
+          `A halted itself: ${a.output().includes('runner halted')}; web-2's deploy ran to its end: ${scene.ended('web-2')}; order ${scene.checkDeployLog().order.join(' ')}`,
+          `timeline from the takeover: ${afterTakeover.join(' | ')}`,
+        ],
+      });
+    },
+  );
 
   // ---- 2. PostgreSQL outage, one bot -------------------------------------------------------------------
 
@@ -528,54 +555,69 @@ describe('exactly once under faults: real bot processes, real faults', () => {
 
   // ---- 3. SIGTERM ------------------------------------------------------------------------------------------
 
-  scenario('SIGTERM while web-2 deploys, embedded store: the bot exits once web-2 ends, hands over, and the next start finishes: success, every host once, nothing unknown', async (scene) => {
-    const { expect } = scene;
-    const hosts = hostNames(3);
-    await scene.open(fleetYml({ hosts, revision: false }));
-    const first = await scene.startBot();
-    scene.world.github.setWebhookUrl(`${first.url}/api/github/webhooks`);
-    const id = await scene.world.createDeployment({});
+  scenario(
+    'SIGTERM while web-2 deploys, embedded store: the bot exits once web-2 ends, hands over, and the next start finishes: success, every host once, nothing unknown',
+    async (scene) => {
+      const { expect } = scene;
+      const hosts = hostNames(3);
+      await scene.open(fleetYml({ hosts, revision: false }));
+      const first = await scene.startBot();
+      scene.world.github.setWebhookUrl(`${first.url}/api/github/webhooks`);
+      const id = await scene.world.createDeployment({});
 
-    await scene.waitForMoment('web-2 to start', id, () => scene.begun('web-2'));
-    const exited = exitOf(first);
-    first.child.kill('SIGTERM');
-    const faultAt = Date.now();
-    const exit = await scene.waitFor('the bot to exit after SIGTERM', () => Promise.race([exited, sleep(100).then(() => null)]));
-    expect(exit).toEqual({ code: 0, signal: null });
-    // It let web-2 end, and started nothing more.
-    expect(scene.ended('web-2'), 'web-2 ran to its end before the bot exited').toBe(true);
-    expect(scene.begun('web-3'), 'no host started after SIGTERM').toBe(false);
-    expect(first.output()).toContain('deployment handed over');
+      await scene.waitForMoment('web-2 to start', id, () => scene.begun('web-2'));
+      const exited = exitOf(first);
+      first.child.kill('SIGTERM');
+      const faultAt = Date.now();
+      const exit = await scene.waitFor('the bot to exit after SIGTERM', () => Promise.race([exited, sleep(100).then(() => null)]));
+      expect(exit).toEqual({ code: 0, signal: null });
+      // It let web-2 end, and started nothing more.
+      expect(scene.ended('web-2'), 'web-2 ran to its end before the bot exited').toBe(true);
+      expect(scene.begun('web-3'), 'no host started after SIGTERM').toBe(false);
+      expect(first.output()).toContain('deployment handed over');
 
-    const second = await scene.startBot();
-    scene.world.github.setWebhookUrl(`${second.url}/api/github/webhooks`);
-    const { end, at } = await scene.settle(id, null);
-    const runs = scene.expectTruth(id, hosts, end);
-    expect(end).toMatchObject({ state: 'success', description: 'deployed to 3/3 hosts' });
-    expect(runs).toEqual({ 'web-1': 1, 'web-2': 1, 'web-3': 1 });
-    expect(scene.world.github.statuses(id).filter((s) => s.description.includes('unknown'))).toEqual([]);
+      const second = await scene.startBot();
+      scene.world.github.setWebhookUrl(`${second.url}/api/github/webhooks`);
+      const { end, at } = await scene.settle(id, null);
+      const runs = scene.expectTruth(id, hosts, end);
+      expect(end).toMatchObject({ state: 'success', description: 'deployed to 3/3 hosts' });
+      expect(runs).toEqual({ 'web-1': 1, 'web-2': 1, 'web-3': 1 });
+      expect(scene.world.github.statuses(id).filter((s) => s.description.includes('unknown'))).toEqual([]);
 
-    // The second bot stops gracefully; then the embedded store itself: nothing left to publish, all hosts done.
-    second.child.kill('SIGTERM');
-    expect(await exitOf(second)).toEqual({ code: 0, signal: null });
-    const store = await embeddedClient(join(scene.dir, 'store'));
-    try {
-      const [pending] = await store.query<{ n: number }>('SELECT count(*)::int AS n FROM status_outbox WHERE deployment_id = $1 AND done_at IS NULL', [id]);
-      expect(Number(pending!.n)).toBe(0);
-      const rows = await store.query<{ host: string; state: string }>('SELECT host, state FROM deployment_hosts WHERE deployment_id = $1 ORDER BY position', [id]);
-      expect(rows.map((r) => `${r.host}:${r.state}`)).toEqual(['web-1:succeeded', 'web-2:succeeded', 'web-3:succeeded']);
-    } finally {
-      await store.close();
-    }
-    expect(scene.terminals(id)).toHaveLength(1);
-    observations.push({
-      scenario: '3. SIGTERM while web-2 deploys (embedded store), then a new bot process',
-      runs,
-      final: `${end.state}: ${end.description}`,
-      faultToTerminalMs: at - faultAt,
-      notes: [scene.troubleBefore(faultAt), `statuses: ${scene.world.github.statuses(id).map((s) => `${s.state} "${s.description}"`).join(' → ')}`],
-    });
-  });
+      // The second bot stops gracefully; then the embedded store itself: nothing left to publish, all hosts done.
+      second.child.kill('SIGTERM');
+      expect(await exitOf(second)).toEqual({ code: 0, signal: null });
+      const store = await embeddedClient(join(scene.dir, 'store'));
+      try {
+        const [pending] = await store.query<{ n: number }>(
+          'SELECT count(*)::int AS n FROM status_outbox WHERE deployment_id = $1 AND done_at IS NULL',
+          [id],
+        );
+        expect(Number(pending!.n)).toBe(0);
+        const rows = await store.query<{ host: string; state: string }>(
+          'SELECT host, state FROM deployment_hosts WHERE deployment_id = $1 ORDER BY position',
+          [id],
+        );
+        expect(rows.map((r) => `${r.host}:${r.state}`)).toEqual(['web-1:succeeded', 'web-2:succeeded', 'web-3:succeeded']);
+      } finally {
+        await store.close();
+      }
+      expect(scene.terminals(id)).toHaveLength(1);
+      observations.push({
+        scenario: '3. SIGTERM while web-2 deploys (embedded store), then a new bot process',
+        runs,
+        final: `${end.state}: ${end.description}`,
+        faultToTerminalMs: at - faultAt,
+        notes: [
+          scene.troubleBefore(faultAt),
+          `statuses: ${scene.world.github
+            .statuses(id)
+            .map((s) => `${s.state} "${s.description}"`)
+            .join(' → ')}`,
+        ],
+      });
+    },
+  );
 
   // ---- 4. kill -9 at the runner's store writes -------------------------------------------------------------
 
@@ -592,7 +634,9 @@ describe('exactly once under faults: real bot processes, real faults', () => {
     },
     {
       name: "right after web-1's end is recorded",
-      reached: async (_scene, db, id) => (await one<{ state: string }>(db, "SELECT state FROM deployment_hosts WHERE deployment_id = $1 AND host = 'web-1'", [id]))?.state === 'succeeded',
+      reached: async (_scene, db, id) =>
+        (await one<{ state: string }>(db, "SELECT state FROM deployment_hosts WHERE deployment_id = $1 AND host = 'web-1'", [id]))
+          ?.state === 'succeeded',
     },
     {
       name: 'right after finish is recorded',
@@ -600,46 +644,55 @@ describe('exactly once under faults: real bot processes, real faults', () => {
     },
   ];
   for (const point of crashPoints) {
-    scenario(`kill -9 ${point.name}, PostgreSQL, with revision: the next bot process ends the deployment once and truthfully`, async (scene) => {
-      const { expect } = scene;
-      const hosts = hostNames(3);
-      const url = await cluster.createDatabase();
-      await scene.open(fleetYml({ hosts, revision: true }), url);
-      const db = scene.sqlPool(url);
-      const first = await scene.startBot();
-      scene.world.github.setWebhookUrl(`${first.url}/api/github/webhooks`);
-      const id = await scene.world.createDeployment({});
-      await scene.waitFor(`deployment ${id} to start`, async () => (await deploymentState(db, id)) === 'running');
+    scenario(
+      `kill -9 ${point.name}, PostgreSQL, with revision: the next bot process ends the deployment once and truthfully`,
+      async (scene) => {
+        const { expect } = scene;
+        const hosts = hostNames(3);
+        const url = await cluster.createDatabase();
+        await scene.open(fleetYml({ hosts, revision: true }), url);
+        const db = scene.sqlPool(url);
+        const first = await scene.startBot();
+        scene.world.github.setWebhookUrl(`${first.url}/api/github/webhooks`);
+        const id = await scene.world.createDeployment({});
+        await scene.waitFor(`deployment ${id} to start`, async () => (await deploymentState(db, id)) === 'running');
 
-      // Polled often: the point is a moment between two of the runner's writes.
-      await scene.waitForMoment(`the crash point (${point.name})`, id, () => point.reached(scene, db, id), 10);
-      await first.kill('SIGKILL');
-      const faultAt = Date.now();
-      const stateAtKill = await deploymentState(db, id);
-      const hostsAtKill = (await db.query('SELECT host, state FROM deployment_hosts WHERE deployment_id = $1 ORDER BY position', [id])).rows.map((r) => `${r.host}:${r.state}`);
-      const pendingAtKill = await pendingStatuses(db, id);
-      const terminalBefore = scene.terminals(id).length;
+        // Polled often: the point is a moment between two of the runner's writes.
+        await scene.waitForMoment(`the crash point (${point.name})`, id, () => point.reached(scene, db, id), 10);
+        await first.kill('SIGKILL');
+        const faultAt = Date.now();
+        const stateAtKill = await deploymentState(db, id);
+        const hostsAtKill = (
+          await db.query('SELECT host, state FROM deployment_hosts WHERE deployment_id = $1 ORDER BY position', [id])
+        ).rows.map((r) => `${r.host}:${r.state}`);
+        const pendingAtKill = await pendingStatuses(db, id);
+        const terminalBefore = scene.terminals(id).length;
 
-      await scene.startBot();
-      const { end, at } = await scene.settle(id, db);
-      const runs = scene.expectTruth(id, hosts, end);
-      // With revision a crash never costs the truth: a host whose deploy ran to its end is known as deployed.
-      for (const host of hosts) if (scene.revOf(host) === scene.shaOf(id)) expect(end.state, `${host} is live: ${end.description}`).toBe('success');
-      if (point.name === 'right after finish is recorded') {
-        expect(stateAtKill).toBe('succeeded');
-        expect(scene.world.github.statuses(id).filter((s) => s.description.includes('resumed')), 'a finished deployment is not taken over').toEqual([]);
-      }
-      observations.push({
-        scenario: `4. kill -9 ${point.name}`,
-        runs,
-        final: `${end.state}: ${end.description}`,
-        faultToTerminalMs: terminalBefore ? null : at - faultAt,
-        notes: [
-          scene.troubleBefore(faultAt),
-          `at the kill: deployment ${stateAtKill}, hosts ${hostsAtKill.join(' ')}; statuses not yet marked sent: ${pendingAtKill}; terminal statuses already on GitHub: ${terminalBefore}`,
-          `timeline: ${(await timeline(db, id)).slice(3).join(' | ')}`,
-        ],
-      });
-    });
+        await scene.startBot();
+        const { end, at } = await scene.settle(id, db);
+        const runs = scene.expectTruth(id, hosts, end);
+        // With revision a crash never costs the truth: a host whose deploy ran to its end is known as deployed.
+        for (const host of hosts)
+          if (scene.revOf(host) === scene.shaOf(id)) expect(end.state, `${host} is live: ${end.description}`).toBe('success');
+        if (point.name === 'right after finish is recorded') {
+          expect(stateAtKill).toBe('succeeded');
+          expect(
+            scene.world.github.statuses(id).filter((s) => s.description.includes('resumed')),
+            'a finished deployment is not taken over',
+          ).toEqual([]);
+        }
+        observations.push({
+          scenario: `4. kill -9 ${point.name}`,
+          runs,
+          final: `${end.state}: ${end.description}`,
+          faultToTerminalMs: terminalBefore ? null : at - faultAt,
+          notes: [
+            scene.troubleBefore(faultAt),
+            `at the kill: deployment ${stateAtKill}, hosts ${hostsAtKill.join(' ')}; statuses not yet marked sent: ${pendingAtKill}; terminal statuses already on GitHub: ${terminalBefore}`,
+            `timeline: ${(await timeline(db, id)).slice(3).join(' | ')}`,
+          ],
+        });
+      },
+    );
   }
 });

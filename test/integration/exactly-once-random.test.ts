@@ -131,32 +131,58 @@ const actionArb: fc.Arbitrary<Action> = fc.oneof(
   { weight: 2, arbitrary: fc.constant({ kind: 'lost' as const }) },
   {
     weight: 2,
-    arbitrary: fc.record({ kind: fc.constant('hang' as const), real: fc.oneof(fc.constant('never' as const), fc.constant('now' as const), fc.integer({ min: 1, max: 400 })) }),
+    arbitrary: fc.record({
+      kind: fc.constant('hang' as const),
+      real: fc.oneof(fc.constant('never' as const), fc.constant('now' as const), fc.integer({ min: 1, max: 400 })),
+    }),
   },
 );
 
 const botPlanArb: fc.Arbitrary<BotPlan> = fc.record({
-  calls: fc.record(Object.fromEntries(FAULTED_METHODS.map((m) => [m, fc.array(actionArb, { maxLength: 6 })])) as Record<(typeof FAULTED_METHODS)[number], fc.Arbitrary<Action[]>>, {
-    requiredKeys: [],
-  }),
+  calls: fc.record(
+    Object.fromEntries(FAULTED_METHODS.map((m) => [m, fc.array(actionArb, { maxLength: 6 })])) as Record<
+      (typeof FAULTED_METHODS)[number],
+      fc.Arbitrary<Action[]>
+    >,
+    {
+      requiredKeys: [],
+    },
+  ),
   outages: fc.array(
-    fc.record({ at: fc.nat(3000), length: fc.integer({ min: 50, max: 1500 }), mode: fc.constantFrom<Outage['mode']>('fail', 'hang', 'lost') }),
+    fc.record({
+      at: fc.nat(3000),
+      length: fc.integer({ min: 50, max: 1500 }),
+      mode: fc.constantFrom<Outage['mode']>('fail', 'hang', 'lost'),
+    }),
     { maxLength: 2 },
   ),
 });
 
-const succeeding = (maxMs: number): fc.Arbitrary<CommandBehaviour> => fc.record({ kind: fc.constant('exit' as const), code: fc.constant(0), ms: fc.integer({ min: 5, max: maxMs }) });
+const succeeding = (maxMs: number): fc.Arbitrary<CommandBehaviour> =>
+  fc.record({ kind: fc.constant('exit' as const), code: fc.constant(0), ms: fc.integer({ min: 5, max: maxMs }) });
 
 const commandArb = (okWeight: number): fc.Arbitrary<CommandBehaviour> =>
   fc.oneof(
     { weight: okWeight, arbitrary: succeeding(80) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('exit' as const), code: fc.constant(1), ms: fc.integer({ min: 5, max: 80 }) }) },
     { weight: 1, arbitrary: fc.constant({ kind: 'hang' as const }) },
-    { weight: 1, arbitrary: fc.record({ kind: fc.constant('lost' as const), after: fc.integer({ min: 5, max: 80 }), hostMs: fc.integer({ min: 5, max: 3000 }) }) },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        kind: fc.constant('lost' as const),
+        after: fc.integer({ min: 5, max: 80 }),
+        hostMs: fc.integer({ min: 5, max: 3000 }),
+      }),
+    },
   );
 
 const restartArb = fc.option(
-  fc.record({ bot: fc.constantFrom<BotName | 'runner'>('runner', ...BOTS), at: fc.nat(3000), graceMs: fc.constantFrom(0, 30, 2000), after: fc.nat(1500) }),
+  fc.record({
+    bot: fc.constantFrom<BotName | 'runner'>('runner', ...BOTS),
+    at: fc.nat(3000),
+    graceMs: fc.constantFrom(0, 30, 2000),
+    after: fc.nat(1500),
+  }),
   { freq: 3 },
 );
 
@@ -183,7 +209,12 @@ const healthyArb: fc.Arbitrary<Scenario> = fc.record({
   revision: fc.boolean(),
   bots: fc.constant({ 'bot-a': { calls: {}, outages: [] }, 'bot-b': { calls: {}, outages: [] } }),
   crash: fc.constant(null),
-  restart: fc.record({ bot: fc.constantFrom<BotName | 'runner'>('runner', 'runner', ...BOTS), at: fc.nat(600), graceMs: fc.constant(2000), after: fc.nat(1000) }),
+  restart: fc.record({
+    bot: fc.constantFrom<BotName | 'runner'>('runner', 'runner', ...BOTS),
+    at: fc.nat(600),
+    graceMs: fc.constant(2000),
+    after: fc.nat(1000),
+  }),
   next: fc.boolean(),
 });
 
@@ -243,7 +274,7 @@ class RunEnv {
 
   /** Lets every real call finish, and what they trigger, before the clock moves. */
   async quiesce(): Promise<void> {
-    for (let idle = 0; idle < 3; ) {
+    for (let idle = 0; idle < 3;) {
       await realYield();
       if (this.inflight.size) {
         idle = 0;
@@ -293,8 +324,18 @@ function faultyStore(real: Store, bot: Bot, env: RunEnv): Store {
     counts.set(method, n + 1);
     return bot.plan.calls[method as keyof BotPlan['calls']]?.[n] ?? null;
   };
-  const interesting = (method: string) => !['claimReceived', 'claimNext', 'takeOverLapsed', 'deployment', 'recordHostProgress'].includes(method);
-  const show = (value: unknown) => (typeof value === 'boolean' ? String(value) : value === null ? 'null' : Array.isArray(value) ? `[${value.length}]` : typeof value === 'object' ? 'record' : String(value));
+  const interesting = (method: string) =>
+    !['claimReceived', 'claimNext', 'takeOverLapsed', 'deployment', 'recordHostProgress'].includes(method);
+  const show = (value: unknown) =>
+    typeof value === 'boolean'
+      ? String(value)
+      : value === null
+        ? 'null'
+        : Array.isArray(value)
+          ? `[${value.length}]`
+          : typeof value === 'object'
+            ? 'record'
+            : String(value);
 
   async function call(method: string, run: () => Promise<unknown>, detail: string, lease: LeaseRef | null): Promise<unknown> {
     if (bot.crashed) return never();
@@ -333,12 +374,17 @@ function faultyStore(real: Store, bot: Bot, env: RunEnv): Store {
         env.log(`${tag} [fails, not sent]`);
         throw new Error(`injected: ${method} could not reach the store`);
       case 'lost': {
-        const result = await env.real(run).then((r) => show(taken(r)), (error: Error) => `threw ${error.message}`);
+        const result = await env.real(run).then(
+          (r) => show(taken(r)),
+          (error: Error) => `threw ${error.message}`,
+        );
         env.log(`${tag} [answer lost] → ${result} (not seen)`);
         throw new Error(`injected: ${method}: connection lost before the answer`);
       }
       case 'hang': {
-        env.log(`${tag} [hangs ${CALL_DEADLINE_MS}ms, request ${action.real === 'never' ? 'dropped' : action.real === 'now' ? 'taken now' : `taken after ${action.real}ms`}]`);
+        env.log(
+          `${tag} [hangs ${CALL_DEADLINE_MS}ms, request ${action.real === 'never' ? 'dropped' : action.real === 'now' ? 'taken now' : `taken after ${action.real}ms`}]`,
+        );
         const send = () =>
           void env.real(run).then(
             (result) => env.log(`${tag} [hung request taken] → ${show(taken(result))} (not seen)`),
@@ -364,7 +410,12 @@ function faultyStore(real: Store, bot: Bot, env: RunEnv): Store {
           lease && typeof lease === 'object' && 'epoch' in lease
             ? `#${lease.id}@${lease.epoch}${typeof args[1] === 'string' ? ` ${args[1]}` : ''}${typeof args[2] === 'string' ? ` ${args[2]}` : ''}${method === 'recordHostEnd' ? ` ${(args[2] as { outcome: string }).outcome}` : ''}${method === 'finish' ? ` ${(args[1] as { state: string }).state}` : ''}`
             : '';
-        return call(method, () => (value as (...a: unknown[]) => Promise<unknown>).apply(target, args), detail, lease && typeof lease === 'object' && 'epoch' in lease ? (lease as LeaseRef) : null);
+        return call(
+          method,
+          () => (value as (...a: unknown[]) => Promise<unknown>).apply(target, args),
+          detail,
+          lease && typeof lease === 'object' && 'epoch' in lease ? (lease as LeaseRef) : null,
+        );
       };
     },
   });
@@ -407,7 +458,9 @@ class Fleet {
       run(command: string, options: CommandOptions): Promise<CommandEnd> {
         // Handover (SIGTERM): the hosts in flight finish, no host's first step starts any more.
         if (command === COMMANDS.deploy && job.drain.aborted && !bot.crashed && !fleet.env.known.includes('deploy-after-handover')) {
-          fleet.env.violations.push(`${bot.name} started deploy on ${options.env.DEPLOY_HOST} at ${fleet.env.elapsed()}ms, after its runner was told to hand over (SIGTERM)`);
+          fleet.env.violations.push(
+            `${bot.name} started deploy on ${options.env.DEPLOY_HOST} at ${fleet.env.elapsed()}ms, after its runner was told to hand over (SIGTERM)`,
+          );
         }
         return fleet.run(bot, command, options);
       },
@@ -428,7 +481,8 @@ class Fleet {
       });
     }
     const plan = this.plans.get(host)!;
-    const behaviour: CommandBehaviour = phase === 'deploy' ? plan.deploy : phase === 'healthcheck' ? plan.healthcheck : { kind: 'exit', code: 0, ms: 10 };
+    const behaviour: CommandBehaviour =
+      phase === 'deploy' ? plan.deploy : phase === 'healthcheck' ? plan.healthcheck : { kind: 'exit', code: 0, ms: 10 };
     const execution: Execution = {
       bot: bot.name,
       deployment: Number(options.env.DEPLOY_ID),
@@ -517,9 +571,16 @@ interface Shared {
 const TERMINAL = ['succeeded', 'failed', 'error', 'cancelled'];
 
 function isHealthy(s: Scenario): boolean {
-  const quiet = (p: BotPlan) => p.outages.length === 0 && Object.values(p.calls).every((actions) => actions.every((a) => a.kind === 'ok' && a.before === 0 && a.after === 0));
+  const quiet = (p: BotPlan) =>
+    p.outages.length === 0 &&
+    Object.values(p.calls).every((actions) => actions.every((a) => a.kind === 'ok' && a.before === 0 && a.after === 0));
   const ok = (c: CommandBehaviour) => c.kind === 'exit' && c.code === 0;
-  return !s.crash && (!s.restart || s.restart.graceMs >= 1000) && BOTS.every((b) => quiet(s.bots[b])) && s.hosts.every((h) => ok(h.deploy) && (!s.healthcheck || ok(h.healthcheck)));
+  return (
+    !s.crash &&
+    (!s.restart || s.restart.graceMs >= 1000) &&
+    BOTS.every((b) => quiet(s.bots[b])) &&
+    s.hosts.every((h) => ok(h.deploy) && (!s.healthcheck || ok(h.healthcheck)))
+  );
 }
 
 function deployYml(s: Scenario, hosts: string[]): string {
@@ -542,7 +603,10 @@ function deployYml(s: Scenario, hosts: string[]): string {
 async function runScenario(shared: Shared, s: Scenario, known: readonly string[] = KNOWN): Promise<void> {
   const run = ++shared.runs;
   const repository = `acme/run-${run}`;
-  const deployments = (s.next ? [0, 1] : [0]).map((n) => ({ id: 100_000 + run * 10 + n, sha: `${'cd'[n]}${run.toString(16).padStart(39, '0')}` }));
+  const deployments = (s.next ? [0, 1] : [0]).map((n) => ({
+    id: 100_000 + run * 10 + n,
+    sha: `${'cd'[n]}${run.toString(16).padStart(39, '0')}`,
+  }));
   const id = deployments[0]!.id;
   const hosts = s.hosts.map((_, i) => `web-${i + 1}`);
   shared.clock = Math.max(shared.clock, Date.now()) + 1000;
@@ -557,9 +621,27 @@ async function runScenario(shared: Shared, s: Scenario, known: readonly string[]
   try {
     // The deployments, received and admitted without faults: the runs are about what happens after.
     for (const d of deployments) {
-      await shared.store.recordReceived({ id: d.id, installationId: run, repository, environment: 'staging', sha: d.sha, ref: 'main', task: 'deploy', forced: false, requestedBy: 'alice', payload: {} });
+      await shared.store.recordReceived({
+        id: d.id,
+        installationId: run,
+        repository,
+        environment: 'staging',
+        sha: d.sha,
+        ref: 'main',
+        task: 'deploy',
+        forced: false,
+        requestedBy: 'alice',
+        payload: {},
+      });
     }
-    await admitReceived({ store: shared.store, owner: 'admission', links, log, loadConfig: async () => config, latestStatus: async () => null });
+    await admitReceived({
+      store: shared.store,
+      owner: 'admission',
+      links,
+      log,
+      loadConfig: async () => config,
+      latestStatus: async () => null,
+    });
 
     const startWorker = (bot: Bot) => {
       const worker = new Worker({
@@ -619,16 +701,26 @@ async function runScenario(shared: Shared, s: Scenario, known: readonly string[]
         state = states.join(', ');
         // A bot stopping (SIGTERM) is waited for, unless it crashed meanwhile (its stop never ends then).
         const stopping = restart === 'stopping' && !restarting!.crashed;
-        return states.every((st) => TERMINAL.includes(st)) && !stopping && living().every((w) => w.active.length === 0) && fleet.executions.every((e) => e.end !== null);
+        return (
+          states.every((st) => TERMINAL.includes(st)) &&
+          !stopping &&
+          living().every((w) => w.active.length === 0) &&
+          fleet.executions.every((e) => e.end !== null)
+        );
       },
       RUN_CAP_MS,
-      () => `a terminal state with every runner done (state now: ${state}; running here: ${bots.map((b) => `${b.name}${b.crashed ? ' (crashed)' : ''} [${b.worker!.active.join(', ')}]`).join(', ')})`,
+      () =>
+        `a terminal state with every runner done (state now: ${state}; running here: ${bots.map((b) => `${b.name}${b.crashed ? ' (crashed)' : ''} [${b.worker!.active.join(', ')}]`).join(', ')})`,
     );
     ending = true;
     for (const worker of living()) {
       let done = false;
       void worker.stop().then(() => (done = true));
-      await env.drive(() => done, env.elapsed() + 30_000, () => 'the workers stopped');
+      await env.drive(
+        () => done,
+        env.elapsed() + 30_000,
+        () => 'the workers stopped',
+      );
     }
     const problems: string[] = [];
     for (const d of deployments) problems.push(...(await checkDeployment(shared, s, { ...d, hosts, fleet, env, healthy: isHealthy(s) })));
@@ -643,13 +735,19 @@ async function runScenario(shared: Shared, s: Scenario, known: readonly string[]
       }
       throw new Error(`exactly-once violated: ${problems.join(' | ')}\n${details.join('\n')}`);
     }
-    if (DEBUG && SCENARIO) writeFileSync(join(tmpdir(), `shipguard-random-run-${run}.txt`), `${state}\n--- trace (virtual ms) ---\n${env.trace.join('\n')}`);
-    if (DEBUG) process.stderr.write(`run ${run}: ${state} (epoch ${(await shared.store.deployment(id))!.leaseEpoch}, restart ${restart}${s.crash ? ', crash' : ''}) after ${env.elapsed()} virtual ms, ${Math.round(realNow() - realStart)} real ms (${env.realCalls} store calls, ${Math.round(env.realMs)} ms in them, ${env.steps} timer steps)\n`);
+    if (DEBUG && SCENARIO)
+      writeFileSync(join(tmpdir(), `shipguard-random-run-${run}.txt`), `${state}\n--- trace (virtual ms) ---\n${env.trace.join('\n')}`);
+    if (DEBUG)
+      process.stderr.write(
+        `run ${run}: ${state} (epoch ${(await shared.store.deployment(id))!.leaseEpoch}, restart ${restart}${s.crash ? ', crash' : ''}) after ${env.elapsed()} virtual ms, ${Math.round(realNow() - realStart)} real ms (${env.realCalls} store calls, ${Math.round(env.realMs)} ms in them, ${env.steps} timer steps)\n`,
+      );
   } catch (error) {
     const message = (error as Error).message;
     const report = `${message}\n--- scenario ---\n${JSON.stringify(s)}\n--- trace (virtual ms) ---\n${env.trace.join('\n')}`;
     if (DEBUG) {
-      process.stderr.write(`run ${run}: FAILED after ${env.elapsed()} virtual ms, ${Math.round(realNow() - realStart)} real ms: ${message.split('\n')[0]}\n`);
+      process.stderr.write(
+        `run ${run}: FAILED after ${env.elapsed()} virtual ms, ${Math.round(realNow() - realStart)} real ms: ${message.split('\n')[0]}\n`,
+      );
       writeFileSync(join(tmpdir(), `shipguard-random-run-${run}.txt`), report);
     }
     throw new Error(report);
@@ -662,14 +760,28 @@ async function runScenario(shared: Shared, s: Scenario, known: readonly string[]
     // the next runs (another run's bots would take them over).
     for (const d of deployments) {
       const left = await shared.store.deployment(d.id);
-      const status = { deploymentId: d.id, installationId: run, repository, kind: 'terminal' as const, state: 'error' as const, description: 'test cleanup', logUrl: null, environmentUrl: null };
-      if (left?.state === 'running') await shared.store.finish({ id: d.id, epoch: left.leaseEpoch }, { state: 'error', description: 'test cleanup', status });
+      const status = {
+        deploymentId: d.id,
+        installationId: run,
+        repository,
+        kind: 'terminal' as const,
+        state: 'error' as const,
+        description: 'test cleanup',
+        logUrl: null,
+        environmentUrl: null,
+      };
+      if (left?.state === 'running')
+        await shared.store.finish({ id: d.id, epoch: left.leaseEpoch }, { state: 'error', description: 'test cleanup', status });
       if (left?.state === 'queued') await shared.store.cancelQueued(d.id, status);
     }
   }
 }
 
-async function checkDeployment(shared: Shared, s: Scenario, r: { id: number; sha: string; hosts: string[]; fleet: Fleet; env: RunEnv; healthy: boolean }): Promise<string[]> {
+async function checkDeployment(
+  shared: Shared,
+  s: Scenario,
+  r: { id: number; sha: string; hosts: string[]; fleet: Fleet; env: RunEnv; healthy: boolean },
+): Promise<string[]> {
   const { id, hosts, fleet } = r;
   const problems: string[] = [];
   const mine = fleet.executions.filter((e) => e.deployment === id);
@@ -693,16 +805,21 @@ async function checkDeployment(shared: Shared, s: Scenario, r: { id: number; sha
   if (overlap) problems.push(`#${id}: ${overlap}`);
 
   // 3. Exactly one terminal status, matching the final state.
-  const terminal = await shared.db.query<{ state: string }>("SELECT state FROM status_outbox WHERE deployment_id = $1 AND kind = 'terminal' ORDER BY seq", [id]);
+  const terminal = await shared.db.query<{ state: string }>(
+    "SELECT state FROM status_outbox WHERE deployment_id = $1 AND kind = 'terminal' ORDER BY seq",
+    [id],
+  );
   if (terminal.length !== 1) problems.push(`#${id}: ${terminal.length} terminal statuses: ${terminal.map((t) => t.state).join(', ')}`);
   if (!TERMINAL.includes(record.state)) problems.push(`#${id}: not terminal: ${record.state}`);
-  else if (terminal[0] && terminal[0].state !== githubStateFor(record.state as 'succeeded')) problems.push(`#${id}: terminal status ${terminal[0].state} for state ${record.state}`);
+  else if (terminal[0] && terminal[0].state !== githubStateFor(record.state as 'succeeded'))
+    problems.push(`#${id}: terminal status ${terminal[0].state} for state ${record.state}`);
 
   // 4. Write-ahead: every acting step started only after its intent was in the store.
   const events = await shared.store.events(id);
   for (const e of mine.filter((x) => ACTING.includes(x.phase))) {
     const at = r.env.startedAt + e.startAt;
-    if (!events.some((ev) => ev.message === `${e.host}: ${e.phase} starting` && ev.at.getTime() <= at)) problems.push(`#${id}: ${e.bot} ran ${e.phase} on ${e.host} at ${e.startAt}ms with no intent recorded before`);
+    if (!events.some((ev) => ev.message === `${e.host}: ${e.phase} starting` && ev.at.getTime() <= at))
+      problems.push(`#${id}: ${e.bot} ran ${e.phase} on ${e.host} at ${e.startAt}ms with no intent recorded before`);
   }
 
   // 5. Fencing: a bot starts no step after another bot took the deployment over (until it takes it back).
@@ -711,23 +828,33 @@ async function checkDeployment(shared: Shared, s: Scenario, r: { id: number; sha
     .filter((o): o is { at: number; owner: string } => o.owner !== undefined);
   for (const e of mine.filter((x) => ACTING.includes(x.phase))) {
     const owner = owners.filter((o) => o.at <= e.startAt).at(-1)?.owner;
-    if (owner !== e.bot) problems.push(`#${id}: ${e.bot} started ${e.phase} on ${e.host} at ${e.startAt}ms, but ${owner ?? 'nobody'} held the deployment then`);
+    if (owner !== e.bot)
+      problems.push(
+        `#${id}: ${e.bot} started ${e.phase} on ${e.host} at ${e.startAt}ms, but ${owner ?? 'nobody'} held the deployment then`,
+      );
   }
 
   // 6. `succeeded` only when every host was deployed exactly once, by a deploy that exited 0 (and was not rolled back)…
   if (record.state === 'succeeded') {
     for (const host of hosts) {
-      if (!deployedOn(host)) problems.push(`#${id}: succeeded, but ${host} saw ${deploysOn(host).length} deploy(s) (${deploysOn(host).map((d) => `${d.how} ${d.code ?? ''}`).join(', ')})`);
+      if (!deployedOn(host))
+        problems.push(
+          `#${id}: succeeded, but ${host} saw ${deploysOn(host).length} deploy(s) (${deploysOn(host)
+            .map((d) => `${d.how} ${d.code ?? ''}`)
+            .join(', ')})`,
+        );
     }
   }
   // …and no host is recorded succeeded that was not.
   for (const row of hostRows) {
-    if (row.state === 'succeeded' && !deployedOn(row.host)) problems.push(`#${id}: ${row.host} recorded succeeded, but its deploy did not run to success once`);
+    if (row.state === 'succeeded' && !deployedOn(row.host))
+      problems.push(`#${id}: ${row.host} recorded succeeded, but its deploy did not run to success once`);
   }
 
   // 7. A healthy rollout stays healthy: with no store fault and no crash, every command succeeding, graceful
   //    restarts (with grace enough for the hosts in flight) end it `succeeded`, never `unknown`/`error`.
-  if (r.healthy && record.state !== 'succeeded') problems.push(`#${id}: a healthy rollout (no store fault, no crash, every command succeeding) ended ${record.state}`);
+  if (r.healthy && record.state !== 'succeeded')
+    problems.push(`#${id}: a healthy rollout (no store fault, no crash, every command succeeding) ended ${record.state}`);
   return problems;
 }
 
@@ -738,7 +865,9 @@ function checkEnvironment(s: Scenario, fleet: Fleet): string[] {
   const tolerated = (a: Execution, b: Execution) => fleet.env.known.includes('next-deployment-overlaps') && a.deployment !== b.deployment;
   const acting = fleet.executions.filter((e) => ACTING.includes(e.phase));
   for (const a of acting) {
-    const b = acting.find((x) => x !== a && x.host === a.host && x.start > a.start && x.start < (a.end ?? Number.MAX_SAFE_INTEGER) && !tolerated(a, x));
+    const b = acting.find(
+      (x) => x !== a && x.host === a.host && x.start > a.start && x.start < (a.end ?? Number.MAX_SAFE_INTEGER) && !tolerated(a, x),
+    );
     if (b) problems.push(`two commands at once on ${a.host}: ${describeExecution(a)} and ${describeExecution(b)}`);
   }
   const overlap = fleet.env.known.includes('next-deployment-overlaps') ? null : maxActing(acting, s.concurrency);
@@ -766,7 +895,8 @@ function maxActing(executions: Execution[], limit: number): string | null {
     else list.splice(list.indexOf(p.e), 1);
     if (list.length) acting.set(p.e.host, list);
     else acting.delete(p.e.host);
-    if (acting.size > limit) return `${acting.size} hosts acting at once with concurrency ${limit}: ${[...acting.values()].flat().map(describeExecution).join('; ')}`;
+    if (acting.size > limit)
+      return `${acting.size} hosts acting at once with concurrency ${limit}: ${[...acting.values()].flat().map(describeExecution).join('; ')}`;
   }
   return null;
 }
@@ -789,11 +919,23 @@ const SCENARIO = process.env.SHIPGUARD_RANDOM_SCENARIO;
  * `next-deployment-overlaps`.
  */
 const KNOWN_BUGS: string[] = [];
-const KNOWN = process.env.SHIPGUARD_RANDOM_KNOWN === undefined ? KNOWN_BUGS : process.env.SHIPGUARD_RANDOM_KNOWN.split(',').filter((k) => k && k !== 'none');
+const KNOWN =
+  process.env.SHIPGUARD_RANDOM_KNOWN === undefined
+    ? KNOWN_BUGS
+    : process.env.SHIPGUARD_RANDOM_KNOWN.split(',').filter((k) => k && k !== 'none');
 
 const quiet = (): BotPlan => ({ calls: {}, outages: [] });
 const ok20: CommandBehaviour = { kind: 'exit', code: 0, ms: 20 };
-const base = { concurrency: 1, maxFailures: 0, healthcheck: false, rollback: false, revision: false, crash: null, restart: null, next: false };
+const base = {
+  concurrency: 1,
+  maxFailures: 0,
+  healthcheck: false,
+  rollback: false,
+  revision: false,
+  crash: null,
+  restart: null,
+  next: false,
+};
 
 /** Counterexamples the search found, shrunk (and tidied by hand), replayed without tolerance. */
 const FOUND = {
@@ -805,7 +947,13 @@ const FOUND = {
     ...base,
     hosts: [{ deploy: ok20, healthcheck: ok20 }],
     bots: {
-      'bot-a': { calls: { hosts: [{ kind: 'lost' }], renewLease: [{ kind: 'fail' }, { kind: 'fail' }, { kind: 'fail' }, { kind: 'ok', before: 0, after: 600 }] }, outages: [] },
+      'bot-a': {
+        calls: {
+          hosts: [{ kind: 'lost' }],
+          renewLease: [{ kind: 'fail' }, { kind: 'fail' }, { kind: 'fail' }, { kind: 'ok', before: 0, after: 600 }],
+        },
+        outages: [],
+      },
       'bot-b': quiet(),
     },
   },
@@ -848,7 +996,12 @@ describe('exactly once under random faults: two bots, one store (virtual time)',
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  const options = (runs: number, shrink: boolean) => ({ numRuns: RUNS ?? runs, seed: SEED, path: PATH, endOnFailure: SHRINK === undefined ? !shrink : SHRINK !== '1' });
+  const options = (runs: number, shrink: boolean) => ({
+    numRuns: RUNS ?? runs,
+    seed: SEED,
+    path: PATH,
+    endOnFailure: SHRINK === undefined ? !shrink : SHRINK !== '1',
+  });
 
   it('holds for random schedules of store faults, takeovers, a crash and a restart', { timeout: 900_000 }, async () => {
     await fc.assert(
@@ -876,9 +1029,13 @@ describe('exactly once under random faults: two bots, one store (virtual time)',
     await runScenario(shared, FOUND.nextDeploymentOverlaps, []);
   });
 
-  it.runIf(SCENARIO !== undefined)('replays the scenario in SHIPGUARD_RANDOM_SCENARIO (JSON, as a counterexample prints it)', { timeout: 600_000 }, async () => {
-    await runScenario(shared, JSON.parse(SCENARIO!) as Scenario);
-  });
+  it.runIf(SCENARIO !== undefined)(
+    'replays the scenario in SHIPGUARD_RANDOM_SCENARIO (JSON, as a counterexample prints it)',
+    { timeout: 600_000 },
+    async () => {
+      await runScenario(shared, JSON.parse(SCENARIO!) as Scenario);
+    },
+  );
 
   it.runIf(LONG)('holds for many more schedules (SHIPGUARD_LONG_RANDOM=1)', { timeout: 3_600_000 }, async () => {
     await fc.assert(

@@ -135,7 +135,9 @@ describe('TcpProxy in front of PostgreSQL', () => {
   it('blackhole: a query times out instead of answering; its connection stays silent after heal(), a new one works', async () => {
     const url = proxy.proxiedUrl(database);
     const client = await connectedClient(url);
-    const { rows: [{ pid }] } = await client.query('SELECT pg_backend_pid() AS pid');
+    const {
+      rows: [{ pid }],
+    } = await client.query('SELECT pg_backend_pid() AS pid');
     let bytesSinceBlackhole = 0;
     client.connection.stream.on('data', (chunk: Buffer) => (bytesSinceBlackhole += chunk.length));
 

@@ -46,8 +46,15 @@ describe('valid definitions', () => {
   });
 
   it('reads JSON, with defaults for what is left out', () => {
-    const definitions = loadHttpDeployerDefinitions({ SHIPGUARD_DEPLOYERS: JSON.stringify({ a: { url: 'https://a.example/deploy' }, b: { url: 'http://b/x', poll_interval: '2m' } }) });
-    expect(definitions.get('a')).toMatchObject({ statusUrl: null, token: null, timeouts: { connect: 5_000, response: 600_000, total: 7_200_000 }, pollInterval: 5_000 });
+    const definitions = loadHttpDeployerDefinitions({
+      SHIPGUARD_DEPLOYERS: JSON.stringify({ a: { url: 'https://a.example/deploy' }, b: { url: 'http://b/x', poll_interval: '2m' } }),
+    });
+    expect(definitions.get('a')).toMatchObject({
+      statusUrl: null,
+      token: null,
+      timeouts: { connect: 5_000, response: 600_000, total: 7_200_000 },
+      pollInterval: 5_000,
+    });
     expect(definitions.get('b')!.maxPollInterval).toBe(120_000);
   });
 
@@ -71,17 +78,33 @@ describe('valid definitions', () => {
 
 describe('invalid definitions stop the bot with a clear message', () => {
   const invalid: Array<[string, string, RegExp]> = [
-    ['unordered timeouts', 'legacy: {url: http://d/x, timeouts: {connect: 10m, response: 5s, total: 2h}}', /legacy\.timeouts: must be ordered: connect < response <= total/],
-    ['response beyond total', 'legacy: {url: http://d/x, timeouts: {connect: 1s, response: 3h, total: 2h}}', /legacy\.timeouts: must be ordered/],
+    [
+      'unordered timeouts',
+      'legacy: {url: http://d/x, timeouts: {connect: 10m, response: 5s, total: 2h}}',
+      /legacy\.timeouts: must be ordered: connect < response <= total/,
+    ],
+    [
+      'response beyond total',
+      'legacy: {url: http://d/x, timeouts: {connect: 1s, response: 3h, total: 2h}}',
+      /legacy\.timeouts: must be ordered/,
+    ],
     ['a bad duration', 'legacy: {url: http://d/x, timeouts: {connect: soon}}', /legacy\.timeouts\.connect: invalid duration "soon"/],
     ['a missing url', 'legacy: {status_url: "http://d/{key}"}', /legacy\.url: is required \(the address deploys are POSTed to\)/],
     ['a url that is not http', 'legacy: {url: ftp://d/x}', /legacy\.url: must be http:\/\/ or https:\/\/, not ftp:/],
     ['credentials in the url', 'legacy: {url: "http://user:pw@d/x"}', /legacy\.url: must not carry credentials \(use token_env\)/],
-    ['an unknown placeholder', 'legacy: {url: http://d/x, status_url: "http://d/{sha}"}', /legacy\.status_url: has an unknown placeholder \{sha\}/],
+    [
+      'an unknown placeholder',
+      'legacy: {url: http://d/x, status_url: "http://d/{sha}"}',
+      /legacy\.status_url: has an unknown placeholder \{sha\}/,
+    ],
     ['an unknown key', 'legacy: {url: http://d/x, headers: {a: b}}', /legacy: Unrecognized key: "headers"/],
     ['a built-in name', 'ssh: {url: http://d/x}', /ssh is a built-in deployer; choose another name/],
     ['an invalid name', '"bad name": {url: http://d/x}', /invalid deployer name "bad name"/],
-    ['poll_interval past total', 'legacy: {url: http://d/x, poll_interval: 3h}', /legacy\.poll_interval: must be shorter than timeouts\.total/],
+    [
+      'poll_interval past total',
+      'legacy: {url: http://d/x, poll_interval: 3h}',
+      /legacy\.poll_interval: must be shorter than timeouts\.total/,
+    ],
     ['a list instead of a map', '- url: http://d/x', /must be a map of deployer names to definitions/],
     ['broken YAML', 'legacy: {url: [', /SHIPGUARD_DEPLOYERS is not valid YAML or JSON/],
   ];
@@ -96,7 +119,9 @@ describe('invalid definitions stop the bot with a clear message', () => {
   });
 
   it('a token a header cannot carry', () => {
-    expect(loadError({ SHIPGUARD_DEPLOYERS: LEGACY_YAML, LEGACY_DEPLOYER_TOKEN: 'a\r\nX-Evil: 1' })).toMatch(/has characters a header cannot carry/);
+    expect(loadError({ SHIPGUARD_DEPLOYERS: LEGACY_YAML, LEGACY_DEPLOYER_TOKEN: 'a\r\nX-Evil: 1' })).toMatch(
+      /has characters a header cannot carry/,
+    );
   });
 
   it('both variables set', () => {
@@ -104,6 +129,8 @@ describe('invalid definitions stop the bot with a clear message', () => {
   });
 
   it('a file that cannot be read', () => {
-    expect(loadError({ SHIPGUARD_DEPLOYERS_PATH: '/nonexistent/deployers.yml' })).toMatch(/^SHIPGUARD_DEPLOYERS_PATH \(\/nonexistent\/deployers\.yml\): cannot read the file: ENOENT/);
+    expect(loadError({ SHIPGUARD_DEPLOYERS_PATH: '/nonexistent/deployers.yml' })).toMatch(
+      /^SHIPGUARD_DEPLOYERS_PATH \(\/nonexistent\/deployers\.yml\): cannot read the file: ENOENT/,
+    );
   });
 });

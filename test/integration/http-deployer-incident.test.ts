@@ -75,9 +75,15 @@ describe('the incident: a deploy that outlives the proxy in front of the service
 
     const result = await shipguard(proxy.url, true).deploy(job, recorded.events);
 
-    expect(result).toEqual({ state: 'succeeded', description: 'deploy done (service)', logUrl: 'http://deployer.test/logs/acme%2Fapp%231042' });
+    expect(result).toEqual({
+      state: 'succeeded',
+      description: 'deploy done (service)',
+      logUrl: 'http://deployer.test/logs/acme%2Fapp%231042',
+    });
     // The proxy did cut the call (a 504, or a 502 when the worker gave up first): the outcome was unknown.
-    expect(progressText(recorded)).toMatch(/outcome unknown \(HTTP 50[24] from deployer legacy or a proxy in front of it\); asking deployer legacy/);
+    expect(progressText(recorded)).toMatch(
+      /outcome unknown \(HTTP 50[24] from deployer legacy or a proxy in front of it\); asking deployer legacy/,
+    );
     await expectDeployedOnceWithOnePost(service);
     const { executions } = await serviceRecord(service);
     expect(executions[0]!.state).toBe('success');
@@ -183,7 +189,9 @@ describe('variants', () => {
     const recorded = recordEvents();
 
     const deploying: Promise<DeployResult> = shipguard(`http://127.0.0.1:${proxyPort}`, true).deploy(job, recorded.events);
-    await expect.poll(() => progressText(recorded), { timeout: WAIT_MS }).toMatch(/deployer legacy unreachable \(connection refused\); nothing sent, retrying/);
+    await expect
+      .poll(() => progressText(recorded), { timeout: WAIT_MS })
+      .toMatch(/deployer legacy unreachable \(connection refused\); nothing sent, retrying/);
     const service = await deployerService({ deployMs: 200 });
     await reverseProxy(service.port, { port: proxyPort });
     const result = await deploying;

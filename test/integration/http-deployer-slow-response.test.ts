@@ -56,6 +56,9 @@ it('ends the wait at the response timeout, as unknown, and does not post again',
 
   await vi.advanceTimersByTimeAsync(600_001);
 
-  expect(await deploying).toEqual({ state: 'error', description: 'outcome unknown: no complete answer within 10m after the request was sent; not retried' });
+  expect(await deploying).toEqual({
+    state: 'error',
+    description: 'outcome unknown: no complete answer within 10m after the request was sent; not retried',
+  });
   expect(server!.posts()).toHaveLength(1);
 });

@@ -33,7 +33,10 @@ async function serve(answer: (request: SeenRequest, res: http.ServerResponse, re
 }
 
 /** A service whose POST is answered by `onPost` and whose status URL answers `statuses` in turn (the last one repeats). */
-async function service(onPost: (res: http.ServerResponse, req: http.IncomingMessage) => void, statuses: Array<(res: http.ServerResponse, req: http.IncomingMessage) => void> = []) {
+async function service(
+  onPost: (res: http.ServerResponse, req: http.IncomingMessage) => void,
+  statuses: Array<(res: http.ServerResponse, req: http.IncomingMessage) => void> = [],
+) {
   let polls = 0;
   return serve((request, res, req) => {
     if (request.method === 'POST') return onPost(res, req);
@@ -43,8 +46,10 @@ async function service(onPost: (res: http.ServerResponse, req: http.IncomingMess
   });
 }
 
-const succeeded = (res: http.ServerResponse) => sendJson(res, 200, { state: 'success', description: 'deployed 12 VMs', log_url: 'https://deployer.example/logs/7' });
-const running = (res: http.ServerResponse) => sendJson(res, 200, { state: 'running', description: 'deploying 3/12 VMs', log_url: 'https://deployer.example/logs/7' });
+const succeeded = (res: http.ServerResponse) =>
+  sendJson(res, 200, { state: 'success', description: 'deployed 12 VMs', log_url: 'https://deployer.example/logs/7' });
+const running = (res: http.ServerResponse) =>
+  sendJson(res, 200, { state: 'running', description: 'deploying 3/12 VMs', log_url: 'https://deployer.example/logs/7' });
 
 function deployer(server: ScriptedServer, fields: Record<string, unknown> = {}, env: NodeJS.ProcessEnv = {}) {
   return new HttpDeployer(httpDefinition({ url: `${server.url}/deploy`, ...FAST, ...fields }, env));
@@ -58,7 +63,10 @@ describe('the POST', () => {
   it('sends the idempotency key, the bearer token and the contract body once', async () => {
     const server = await service(succeeded);
     const recorded = recordEvents();
-    const result = await deployer(server, { token_env: 'LEGACY_TOKEN' }, { LEGACY_TOKEN: 's3cr3t-token' }).deploy(deployJob(), recorded.events);
+    const result = await deployer(server, { token_env: 'LEGACY_TOKEN' }, { LEGACY_TOKEN: 's3cr3t-token' }).deploy(
+      deployJob(),
+      recorded.events,
+    );
 
     expect(result).toEqual({ state: 'succeeded', description: 'deployed 12 VMs', logUrl: 'https://deployer.example/logs/7' });
     expect(server.requests).toHaveLength(1);
@@ -87,7 +95,10 @@ describe('the deadline', () => {
   it('a deployment whose total already ran out is not posted', async () => {
     const server = await service(succeeded);
     const result = await deployer(server).deploy(deployJob({ deadline: Date.now() - 1 }), recordEvents().events);
-    expect(result).toEqual({ state: 'failed', description: "not deployed: the deployment's total time ran out before deployer legacy was called" });
+    expect(result).toEqual({
+      state: 'failed',
+      description: "not deployed: the deployment's total time ran out before deployer legacy was called",
+    });
     expect(server.requests).toHaveLength(0);
   });
 });
@@ -99,7 +110,9 @@ describe('connection refused, nothing sent: retried within total', () => {
     const definition = httpDefinition({ url: `http://127.0.0.1:${port}/deploy`, ...FAST });
     const deploying = new HttpDeployer(definition).deploy(deployJob(), recorded.events);
     // Let the deployer be refused a few times before the service comes up.
-    await expect.poll(() => recorded.progress.filter((p) => p.description.includes('connection refused')).length, { timeout: 30_000 }).toBeGreaterThanOrEqual(2);
+    await expect
+      .poll(() => recorded.progress.filter((p) => p.description.includes('connection refused')).length, { timeout: 30_000 })
+      .toBeGreaterThanOrEqual(2);
     const late = await serve((request, res) => (request.method === 'POST' ? succeeded(res) : sendJson(res, 404, {})), port);
     const result = await deploying;
 
@@ -114,7 +127,9 @@ describe('connection refused, nothing sent: retried within total', () => {
     const result = await new HttpDeployer(definition).deploy(deployJob(), recordEvents().events);
 
     expect(result.state).toBe('failed');
-    expect(result.description).toMatch(/^not deployed: deployer legacy unreachable until the end of total \(3s\): connection refused; nothing was sent$/);
+    expect(result.description).toMatch(
+      /^not deployed: deployer legacy unreachable until the end of total \(3s\): connection refused; nothing was sent$/,
+    );
   });
 });
 
@@ -159,7 +174,9 @@ describe('202 or 409: running or already known, poll the status URL', () => {
     const server = await service((res) => sendJson(res, 202, ''));
     const result = await deployer(server).deploy(deployJob(), recordEvents().events);
     expect(result.state).toBe('error');
-    expect(result.description).toBe('outcome unknown: deployer legacy accepted the deploy (HTTP 202) without a Location, and no status_url is defined; not retried');
+    expect(result.description).toBe(
+      'outcome unknown: deployer legacy accepted the deploy (HTTP 202) without a Location, and no status_url is defined; not retried',
+    );
     expect(server.requests).toHaveLength(1);
   });
 
@@ -190,7 +207,10 @@ describe('other 4xx: rejected, nothing ran', () => {
   it.each([400, 401, 403, 404, 422, 429])('%i is a failure, not retried, with the reason the service gave', async (status) => {
     const server = await service((res) => sendJson(res, status, { error: 'sha not built yet' }), [succeeded]);
     const result = await deployer(server, withStatus(server)).deploy(deployJob(), recordEvents().events);
-    expect(result).toEqual({ state: 'failed', description: `deployer legacy rejected the deploy: HTTP ${status}: sha not built yet; not retried` });
+    expect(result).toEqual({
+      state: 'failed',
+      description: `deployer legacy rejected the deploy: HTTP ${status}: sha not built yet; not retried`,
+    });
     expect(server.requests).toHaveLength(1);
   });
 });
@@ -233,7 +253,10 @@ describe('timeout, reset, 5xx, unparsable body after the request was sent: unkno
 
   it.each(unknownAnswers)('%s with a status_url: polls it (same key) and reports what it says, one POST', async (_name, answer) => {
     const server = await service(answer, [running, succeeded]);
-    const result = await deployer(server, { ...withStatus(server), timeouts: { ...SHORT, total: '30s' } }).deploy(deployJob(), recordEvents().events);
+    const result = await deployer(server, { ...withStatus(server), timeouts: { ...SHORT, total: '30s' } }).deploy(
+      deployJob(),
+      recordEvents().events,
+    );
     expect(result.state).toBe('succeeded');
     expect(server.posts()).toHaveLength(1);
     expect(server.gets().map((r) => [r.path, r.headers['idempotency-key']])).toEqual([
@@ -315,7 +338,9 @@ describe('what the deployer passes on', () => {
   });
 
   it('keeps descriptions within 140 characters and keeps their end', async () => {
-    const server = await service((res) => sendJson(res, 200, { state: 'failure', description: `vm-1 failed: ${'x'.repeat(300)} (the end)` }));
+    const server = await service((res) =>
+      sendJson(res, 200, { state: 'failure', description: `vm-1 failed: ${'x'.repeat(300)} (the end)` }),
+    );
     const result = await deployer(server).deploy(deployJob(), recordEvents().events);
     expect(result.description).toHaveLength(140);
     expect(result.description).toMatch(/^vm-1 failed: x+…x+ \(the end\)$/);
@@ -332,7 +357,10 @@ describe('what the deployer passes on', () => {
   it('after a takeover with no status_url: error, outcome unknown, not retried, no POST', async () => {
     const server = await service(succeeded);
     const result = await deployer(server).deploy(deployJob({ resumed: true }), recordEvents().events);
-    expect(result).toEqual({ state: 'error', description: 'outcome unknown: the bot following this deploy stopped before its end; not retried' });
+    expect(result).toEqual({
+      state: 'error',
+      description: 'outcome unknown: the bot following this deploy stopped before its end; not retried',
+    });
     expect(server.requests).toHaveLength(0);
   });
 

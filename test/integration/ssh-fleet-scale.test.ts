@@ -4,7 +4,12 @@
 // because the deployer caps handshakes in flight and channels per connection.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CommandEnd } from '../../bot/deployers/host-transport.ts';
-import { DEFAULT_MAX_CHANNELS_PER_CONNECTION, DEFAULT_MAX_HANDSHAKES, DEFAULT_MAX_HANDSHAKES_PER_SERVER, HandshakeSlots } from '../../bot/deployers/ssh/connection-limits.ts';
+import {
+  DEFAULT_MAX_CHANNELS_PER_CONNECTION,
+  DEFAULT_MAX_HANDSHAKES,
+  DEFAULT_MAX_HANDSHAKES_PER_SERVER,
+  HandshakeSlots,
+} from '../../bot/deployers/ssh/connection-limits.ts';
 import { KnownHosts } from '../../bot/deployers/ssh/known-hosts.ts';
 import { SshTransport } from '../../bot/deployers/ssh/ssh-transport.ts';
 import { SshdFleet } from '../support/sshd-fleet.ts';
@@ -43,7 +48,11 @@ function transport(): SshTransport {
 describe('ssh at fleet scale', () => {
   it(`deploys to ${HOSTS} hosts at once without a connection error`, async () => {
     const events = recordEvents();
-    const job = sshJob(fleet, { deploy: 'echo "$DEPLOY_HOST" > "$HOST_DIR/deployed"', concurrency: HOSTS, timeouts: { connect: '60s', command: '2m', total: '4m' } });
+    const job = sshJob(fleet, {
+      deploy: 'echo "$DEPLOY_HOST" > "$HOST_DIR/deployed"',
+      concurrency: HOSTS,
+      timeouts: { connect: '60s', command: '2m', total: '4m' },
+    });
     // Keepalive slower than fleetDeployer's test default: a connection starved of CPU for 3 s is alive.
     const result = await fleetDeployer(fleet, { keepaliveIntervalMs: 5000 }).deploy(job, events);
 
@@ -63,7 +72,13 @@ describe('ssh at fleet scale', () => {
       Array.from({ length: 40 }, async (_, i) => {
         const connection = await ssh.connect(host.spec, { timeoutMs: CONNECT_MS });
         try {
-          return await connection.run(`exit ${i % 7}`, { env: {}, timeoutMs: COMMAND_MS, hardDeadline: Date.now() + COMMAND_MS + 5_000, halt: new AbortController().signal, onOutput: () => {} });
+          return await connection.run(`exit ${i % 7}`, {
+            env: {},
+            timeoutMs: COMMAND_MS,
+            hardDeadline: Date.now() + COMMAND_MS + 5_000,
+            halt: new AbortController().signal,
+            onOutput: () => {},
+          });
         } finally {
           connection.close();
         }
@@ -80,7 +95,13 @@ describe('ssh at fleet scale', () => {
       const ends = await Promise.all(
         outputs.map((output, i) =>
           // stdout only: each command's own line is what is compared.
-          connection.run(`sleep 0.3; echo command ${i}`, { env: {}, timeoutMs: COMMAND_MS, hardDeadline: Date.now() + COMMAND_MS + 5_000, halt: new AbortController().signal, onOutput: (stream, text) => stream === 'stdout' && output.push(text) }),
+          connection.run(`sleep 0.3; echo command ${i}`, {
+            env: {},
+            timeoutMs: COMMAND_MS,
+            hardDeadline: Date.now() + COMMAND_MS + 5_000,
+            halt: new AbortController().signal,
+            onOutput: (stream, text) => stream === 'stdout' && output.push(text),
+          }),
         ),
       );
       expect(ends).toEqual(outputs.map((): CommandEnd => ({ kind: 'exit', code: 0 })));

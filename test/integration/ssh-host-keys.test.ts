@@ -40,19 +40,28 @@ function freshPublicKey(): string {
 async function deployTo(index: number, options: Parameters<typeof fleetDeployer>[1] = {}) {
   const events = recordEvents();
   const host = fleet.hosts[index]!;
-  const result = await fleetDeployer(fleet, options).deploy(sshJob(fleet, { hosts: [host.spec], deploy: DEPLOY, timeouts: { connect: '10s', command: '20s', total: '1m' } }), events);
+  const result = await fleetDeployer(fleet, options).deploy(
+    sshJob(fleet, { hosts: [host.spec], deploy: DEPLOY, timeouts: { connect: '10s', command: '20s', total: '1m' } }),
+    events,
+  );
   return { result, message: events.finished.get(host.spec)?.message ?? '', outcome: events.finished.get(host.spec)?.outcome };
 }
 
 function loginsOn(index: number): number {
-  return fleet.sshdLog(index).split('\n').filter((line) => line.startsWith('Accepted publickey')).length;
+  return fleet
+    .sshdLog(index)
+    .split('\n')
+    .filter((line) => line.startsWith('Accepted publickey')).length;
 }
 
 describe('ssh host key pinning', () => {
   it('refuses a host whose key is not listed, naming the host and the fingerprint it offered', async () => {
     const host = fleet.hosts[0]!;
     const logins = loginsOn(0);
-    const onlyOthers = fleet.hosts.filter((h) => h.index !== 0).map((h) => h.knownHostsLine).join('\n');
+    const onlyOthers = fleet.hosts
+      .filter((h) => h.index !== 0)
+      .map((h) => h.knownHostsLine)
+      .join('\n');
     const { result, outcome, message } = await deployTo(0, { knownHosts: onlyOthers });
 
     expect(result.state).toBe('failed');
@@ -71,7 +80,9 @@ describe('ssh host key pinning', () => {
     const { outcome, message } = await deployTo(0, { knownHosts: pinnedElsewhere });
 
     expect(outcome).toBe('failed');
-    expect(message).toContain(`host [127.0.0.1]:${host.port} offered ssh-ed25519 key ${opensshFingerprint(host.knownHostsLine)}, which differs from the key pinned for it`);
+    expect(message).toContain(
+      `host [127.0.0.1]:${host.port} offered ssh-ed25519 key ${opensshFingerprint(host.knownHostsLine)}, which differs from the key pinned for it`,
+    );
     expect(message).toContain('HOST KEY CHANGED');
     expect(hostFile(fleet, 0, 'deployed')).toBe('');
     expect(loginsOn(0)).toBe(logins);
@@ -107,7 +118,9 @@ describe('ssh host key pinning', () => {
     const { outcome, message } = await deployTo(1, { privateKey: readFileSync(other, 'utf8') });
 
     expect(outcome).toBe('failed');
-    expect(message).toBe(`not deployed: 127.0.0.1:${fleet.hosts[1]!.port} refused the deployer's key for user ${fleet.user} (is its public key in authorized_keys?)`);
+    expect(message).toBe(
+      `not deployed: 127.0.0.1:${fleet.hosts[1]!.port} refused the deployer's key for user ${fleet.user} (is its public key in authorized_keys?)`,
+    );
     expect(hostFile(fleet, 1, 'deployed')).toBe('');
   });
 
@@ -158,7 +171,10 @@ describe('ssh deployer built from the environment', () => {
   it('deploys with SHIPGUARD_SSH_KEY_PATH and SHIPGUARD_KNOWN_HOSTS_PATH', async () => {
     const knownHostsPath = join(fleet.dir, 'env_known_hosts');
     writeFileSync(knownHostsPath, fleet.knownHosts);
-    const deployer = sshDeployerFromEnvironment({ SHIPGUARD_SSH_KEY_PATH: fleet.privateKeyPath, SHIPGUARD_KNOWN_HOSTS_PATH: knownHostsPath });
+    const deployer = sshDeployerFromEnvironment({
+      SHIPGUARD_SSH_KEY_PATH: fleet.privateKeyPath,
+      SHIPGUARD_KNOWN_HOSTS_PATH: knownHostsPath,
+    });
     const result = await deployer.deploy(sshJob(fleet, { hosts: [fleet.hosts[0]!.spec], deploy: DEPLOY }), recordEvents());
 
     expect(result.state).toBe('succeeded');
@@ -170,17 +186,29 @@ describe('ssh deployer built from the environment', () => {
     const deployer = sshDeployerFromEnvironment({ SHIPGUARD_KNOWN_HOSTS: fleet.knownHosts });
     const result = await deployer.deploy(sshJob(fleet, { hosts: [fleet.hosts[0]!.spec], deploy: DEPLOY }), recordEvents());
 
-    expect(result).toEqual({ state: 'error', description: 'ssh deployer: no SHIPGUARD_SSH_KEY or SHIPGUARD_SSH_KEY_PATH set; nothing executed' });
+    expect(result).toEqual({
+      state: 'error',
+      description: 'ssh deployer: no SHIPGUARD_SSH_KEY or SHIPGUARD_SSH_KEY_PATH set; nothing executed',
+    });
     expect(loginsOn(0)).toBe(logins);
   });
 
   it('without known hosts, or with unusable settings, says what is wrong', async () => {
     const job = sshJob(fleet, { hosts: [fleet.hosts[0]!.spec], deploy: DEPLOY });
     const cases: Array<[NodeJS.ProcessEnv, string]> = [
-      [{ SHIPGUARD_SSH_KEY: fleet.privateKey }, 'ssh deployer: no SHIPGUARD_KNOWN_HOSTS or SHIPGUARD_KNOWN_HOSTS_PATH set; every host refused, nothing executed'],
-      [{ SHIPGUARD_SSH_KEY: fleet.privateKey, SHIPGUARD_KNOWN_HOSTS: '[127.0.0.1]:22 ssh-ed25519 not-base64!' }, 'ssh deployer: SHIPGUARD_KNOWN_HOSTS line 1: the key is not valid base64; every host refused, nothing executed'],
+      [
+        { SHIPGUARD_SSH_KEY: fleet.privateKey },
+        'ssh deployer: no SHIPGUARD_KNOWN_HOSTS or SHIPGUARD_KNOWN_HOSTS_PATH set; every host refused, nothing executed',
+      ],
+      [
+        { SHIPGUARD_SSH_KEY: fleet.privateKey, SHIPGUARD_KNOWN_HOSTS: '[127.0.0.1]:22 ssh-ed25519 not-base64!' },
+        'ssh deployer: SHIPGUARD_KNOWN_HOSTS line 1: the key is not valid base64; every host refused, nothing executed',
+      ],
       [{ SHIPGUARD_SSH_KEY: 'not a key', SHIPGUARD_KNOWN_HOSTS: fleet.knownHosts }, 'ssh deployer: the private key cannot be used ('],
-      [{ SHIPGUARD_SSH_KEY_PATH: '/nonexistent/key', SHIPGUARD_KNOWN_HOSTS: fleet.knownHosts }, 'ssh deployer: cannot read SHIPGUARD_SSH_KEY_PATH (/nonexistent/key): ENOENT; nothing executed'],
+      [
+        { SHIPGUARD_SSH_KEY_PATH: '/nonexistent/key', SHIPGUARD_KNOWN_HOSTS: fleet.knownHosts },
+        'ssh deployer: cannot read SHIPGUARD_SSH_KEY_PATH (/nonexistent/key): ENOENT; nothing executed',
+      ],
     ];
     for (const [env, description] of cases) {
       const result = await sshDeployerFromEnvironment(env).deploy(job, recordEvents());

@@ -25,7 +25,10 @@ afterAll(async () => {
 const RECORD_REF = 'printf %s "$DEPLOY_REF" > "$HOST_DIR/ref"; echo "ref is $DEPLOY_REF"';
 
 function loginsOn(index: number): number {
-  return fleet.sshdLog(index).split('\n').filter((line) => line.startsWith('Accepted publickey')).length;
+  return fleet
+    .sshdLog(index)
+    .split('\n')
+    .filter((line) => line.startsWith('Accepted publickey')).length;
 }
 
 describe('values that try to become shell syntax', () => {
@@ -106,7 +109,10 @@ describe('host output', () => {
   it('keeps the head and the tail of a long output, saying how much was dropped', async () => {
     const events = recordEvents();
     const deploy = 'echo THE-START; head -c 300000 /dev/zero | tr "\\0" x; echo; echo THE-END';
-    const result = await fleetDeployer(fleet, { outputHeadLimit: 1000, outputTailLimit: 1000 }).deploy(sshJob(fleet, { hosts: [fleet.hosts[0]!.spec], deploy }), events);
+    const result = await fleetDeployer(fleet, { outputHeadLimit: 1000, outputTailLimit: 1000 }).deploy(
+      sshJob(fleet, { hosts: [fleet.hosts[0]!.spec], deploy }),
+      events,
+    );
 
     expect(result.state).toBe('succeeded');
     const output = events.output(fleet.hosts[0]!.spec);

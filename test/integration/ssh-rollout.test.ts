@@ -22,7 +22,8 @@ afterAll(async () => {
 });
 beforeEach(() => {
   for (const host of fleet.hosts) {
-    for (const file of ['deploy.log', 'fail-deploy', 'fail-health', 'rolled-back', 'REVISION', 'env.txt', 'release']) rmSync(join(host.dir, file), { force: true });
+    for (const file of ['deploy.log', 'fail-deploy', 'fail-health', 'rolled-back', 'REVISION', 'env.txt', 'release'])
+      rmSync(join(host.dir, file), { force: true });
   }
 });
 
@@ -37,7 +38,10 @@ function intervals(): Array<{ host: number; start: bigint; end: bigint }> {
 }
 
 function maxOverlap(spans: Array<{ start: bigint; end: bigint }>): number {
-  const points = spans.flatMap((s) => [{ at: s.start, delta: 1 }, { at: s.end, delta: -1 }]);
+  const points = spans.flatMap((s) => [
+    { at: s.start, delta: 1 },
+    { at: s.end, delta: -1 },
+  ]);
   points.sort((a, b) => (a.at === b.at ? a.delta - b.delta : a.at < b.at ? -1 : 1));
   let current = 0;
   let max = 0;
@@ -80,13 +84,16 @@ describe('ssh rollout over real sshd hosts', () => {
 
   it('sets the DEPLOY_* variables and streams each host its own output', async () => {
     const events = recordEvents();
-    const deploy = 'echo "sha=$DEPLOY_SHA ref=$DEPLOY_REF env=$DEPLOY_ENVIRONMENT repo=$DEPLOY_REPOSITORY task=$DEPLOY_TASK host=$DEPLOY_HOST prev=$DEPLOY_PREVIOUS_SHA id=$DEPLOY_ID"; echo warning >&2';
+    const deploy =
+      'echo "sha=$DEPLOY_SHA ref=$DEPLOY_REF env=$DEPLOY_ENVIRONMENT repo=$DEPLOY_REPOSITORY task=$DEPLOY_TASK host=$DEPLOY_HOST prev=$DEPLOY_PREVIOUS_SHA id=$DEPLOY_ID"; echo warning >&2';
     const job = sshJob(fleet, { deploy, concurrency: 3 });
     const result = await fleetDeployer(fleet).deploy(job, events);
 
     expect(result.state).toBe('succeeded');
     for (const host of fleet.hosts) {
-      expect(events.output(host.spec)).toContain(`sha=${SHA} ref=main env=staging repo=acme/app task=deploy host=${host.spec} prev=${job.previousSha} id=42\n`);
+      expect(events.output(host.spec)).toContain(
+        `sha=${SHA} ref=main env=staging repo=acme/app task=deploy host=${host.spec} prev=${job.previousSha} id=42\n`,
+      );
       expect(events.output(host.spec)).toContain('warning\n');
       expect(events.output(host.spec)).not.toContain('shipguard-pgid');
     }
@@ -98,7 +105,8 @@ describe('ssh rollout over real sshd hosts', () => {
     const deploy = loggedDeploy(untilReleased());
     const events = recordEvents();
     events.onPhase = (host, phase) => {
-      if (host === fleet.hosts[0]!.spec && phase === 'deploy') void eventually(() => hostFile(fleet, 0, 'deploy.log').includes('start')).then(() => release(fleet, 1));
+      if (host === fleet.hosts[0]!.spec && phase === 'deploy')
+        void eventually(() => hostFile(fleet, 0, 'deploy.log').includes('start')).then(() => release(fleet, 1));
     };
     events.onFinished = (host) => {
       if (host === fleet.hosts[1]!.spec) release(fleet, 0);

@@ -39,7 +39,14 @@ export function sshJob(fleet: SshdFleet, environment: Record<string, unknown>, j
 }
 
 export function fleetDeployer(fleet: SshdFleet, options: Partial<SshDeployerOptions> = {}): SshDeployer {
-  return new SshDeployer({ privateKey: fleet.privateKey, knownHosts: fleet.knownHosts, keepaliveIntervalMs: 1000, keepaliveCountMax: 3, killGraceMs: 5000, ...options });
+  return new SshDeployer({
+    privateKey: fleet.privateKey,
+    knownHosts: fleet.knownHosts,
+    keepaliveIntervalMs: 1000,
+    keepaliveCountMax: 3,
+    killGraceMs: 5000,
+    ...options,
+  });
 }
 
 export interface RecordedEvents extends DeployEvents {

@@ -23,7 +23,8 @@ beforeAll(async () => {
 afterEach(() => {
   for (const host of fleet.hosts) {
     fleet.thaw(host.index);
-    for (const file of ['child.pid', 'shell.pid', 'REVISION', 'started', 'release', 'rolled-back', 'deployed']) rmSync(join(host.dir, file), { force: true });
+    for (const file of ['child.pid', 'shell.pid', 'REVISION', 'started', 'release', 'rolled-back', 'deployed'])
+      rmSync(join(host.dir, file), { force: true });
   }
 });
 afterAll(async () => {
@@ -48,7 +49,12 @@ function whenStarted(index: number, action: () => void | Promise<void>): () => v
 describe('ssh command bounds', () => {
   it('kills a command that outlives timeouts.command, with everything it started, then rolls back', async () => {
     const events = recordEvents();
-    const job = sshJob(fleet, { hosts: [fleet.hosts[0]!.spec], deploy: LONG_RUNNER, rollback: 'echo rb > "$HOST_DIR/rolled-back"', timeouts: FAST });
+    const job = sshJob(fleet, {
+      hosts: [fleet.hosts[0]!.spec],
+      deploy: LONG_RUNNER,
+      rollback: 'echo rb > "$HOST_DIR/rolled-back"',
+      timeouts: FAST,
+    });
     const result = await fleetDeployer(fleet).deploy(job, events);
 
     expect(result.state).toBe('failed');
@@ -61,7 +67,12 @@ describe('ssh command bounds', () => {
 
   it('kills a command that prints nothing for `inactivity`, and spares one that keeps talking', async () => {
     const silent = recordEvents();
-    const job = sshJob(fleet, { hosts: [fleet.hosts[0]!.spec], deploy: `echo begin; ${LONG_RUNNER}`, inactivity: INACTIVITY, timeouts: { ...FAST, command: '30s' } });
+    const job = sshJob(fleet, {
+      hosts: [fleet.hosts[0]!.spec],
+      deploy: `echo begin; ${LONG_RUNNER}`,
+      inactivity: INACTIVITY,
+      timeouts: { ...FAST, command: '30s' },
+    });
     const result = await fleetDeployer(fleet).deploy(job, silent);
 
     expect(result.state).toBe('failed');
@@ -71,7 +82,12 @@ describe('ssh command bounds', () => {
     await eventually(() => pids.every((pid) => !processAlive(pid)));
 
     // Talks every quarter second for 5 s, longer than the inactivity limit.
-    const chatty = sshJob(fleet, { hosts: [fleet.hosts[0]!.spec], deploy: 'i=0; while [ $i -lt 20 ]; do i=$((i + 1)); echo tick $i; sleep 0.25; done', inactivity: INACTIVITY, timeouts: { ...FAST, command: '30s' } });
+    const chatty = sshJob(fleet, {
+      hosts: [fleet.hosts[0]!.spec],
+      deploy: 'i=0; while [ $i -lt 20 ]; do i=$((i + 1)); echo tick $i; sleep 0.25; done',
+      inactivity: INACTIVITY,
+      timeouts: { ...FAST, command: '30s' },
+    });
     expect(await fleetDeployer(fleet).deploy(chatty, recordEvents())).toMatchObject({ state: 'succeeded' });
   });
 
@@ -98,7 +114,9 @@ describe('ssh command bounds', () => {
     expect(result).toMatchObject({ state: 'succeeded' });
     const finished = events.finished.get(host.spec)!;
     expect(finished.outcome).toBe('succeeded');
-    expect(finished.message).toMatch(/^deploy lost: connection to 127\.0\.0\.1:\d+ lost \(Keepalive timeout\) mid-command; revision shows aaaaaaa live$/);
+    expect(finished.message).toMatch(
+      /^deploy lost: connection to 127\.0\.0\.1:\d+ lost \(Keepalive timeout\) mid-command; revision shows aaaaaaa live$/,
+    );
     expect(events.phases.filter((p) => p.phase === 'revision')).toHaveLength(2);
   });
 
@@ -123,7 +141,9 @@ describe('ssh command bounds', () => {
 
     expect(result).toEqual({ state: 'error', description: `outcome unknown on ${host.spec}; not retried` });
     expect(events.finished.get(host.spec)?.outcome).toBe('unknown');
-    expect(events.finished.get(host.spec)?.message).toMatch(/^deploy lost: connection to 127\.0\.0\.1:\d+ (closed by the host|lost \(.*\)) mid-command; outcome unknown, not retried$/);
+    expect(events.finished.get(host.spec)?.message).toMatch(
+      /^deploy lost: connection to 127\.0\.0\.1:\d+ (closed by the host|lost \(.*\)) mid-command; outcome unknown, not retried$/,
+    );
     expect(events.finished.has(fleet.hosts[3]!.spec)).toBe(false);
     expect(hostFile(fleet, 3, 'started')).toBe('');
   });
@@ -148,7 +168,9 @@ describe('ssh command bounds', () => {
     const result = await fleetDeployer(fleet).deploy(job, events);
 
     expect(result).toEqual({ state: 'error', description: `outcome unknown on ${host.spec}; not retried` });
-    expect(events.finished.get(host.spec)?.message).toMatch(/mid-command; outcome unknown, not retried \(revision unreachable: handshake with 127\.0\.0\.1:\d+ did not complete within \d+ ms\)$/);
+    expect(events.finished.get(host.spec)?.message).toMatch(
+      /mid-command; outcome unknown, not retried \(revision unreachable: handshake with 127\.0\.0\.1:\d+ did not complete within \d+ ms\)$/,
+    );
   });
 
   it('bounds a command whose channel cannot even be opened (timer armed before the open)', async () => {

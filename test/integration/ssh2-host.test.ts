@@ -21,7 +21,10 @@ afterAll(async () => {
 it('runs each host’s commands in its folder and reports their exit codes', async () => {
   const events = recordEvents();
   const deploy = 'echo "$DEPLOY_SHA" > "$HOST_DIR/REVISION"; pwd; test "$DEPLOY_HOST" != "' + fleet.hosts[1]!.spec + '"';
-  const result = await fleetDeployer(asFleet).deploy(sshJob(asFleet, { deploy, revision: 'cat "$HOST_DIR/REVISION" 2>/dev/null || true', max_failures: 1 }), events);
+  const result = await fleetDeployer(asFleet).deploy(
+    sshJob(asFleet, { deploy, revision: 'cat "$HOST_DIR/REVISION" 2>/dev/null || true', max_failures: 1 }),
+    events,
+  );
 
   expect(result.state).toBe('failed');
   expect(events.finished.get(fleet.hosts[0]!.spec)).toEqual({ outcome: 'succeeded', message: 'deployed' });
@@ -36,12 +39,18 @@ it('runs each host’s commands in its folder and reports their exit codes', asy
 
 it('lets in only the fleet’s client key, and is refused by a client that pinned another host key', async () => {
   const stranger = ssh2.utils.generateKeyPairSync('ed25519').private;
-  const wrongKey = await fleetDeployer(asFleet, { privateKey: stranger }).deploy(sshJob(asFleet, { deploy: 'true', hosts: [fleet.hosts[0]!.spec] }), recordEvents());
+  const wrongKey = await fleetDeployer(asFleet, { privateKey: stranger }).deploy(
+    sshJob(asFleet, { deploy: 'true', hosts: [fleet.hosts[0]!.spec] }),
+    recordEvents(),
+  );
   expect(wrongKey.state).toBe('failed');
   expect(wrongKey.description).toMatch(/auth/i);
 
   const otherHostKey = fleet.hosts[1]!.knownHostsLine.replace(/^\S+/, `[127.0.0.1]:${fleet.hosts[0]!.port}`);
-  const wrongHost = await fleetDeployer(asFleet, { knownHosts: otherHostKey }).deploy(sshJob(asFleet, { deploy: 'true', hosts: [fleet.hosts[0]!.spec] }), recordEvents());
+  const wrongHost = await fleetDeployer(asFleet, { knownHosts: otherHostKey }).deploy(
+    sshJob(asFleet, { deploy: 'true', hosts: [fleet.hosts[0]!.spec] }),
+    recordEvents(),
+  );
   expect(wrongHost.state).toBe('failed');
   expect(wrongHost.description).toMatch(/host key/i);
 });

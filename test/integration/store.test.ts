@@ -15,11 +15,32 @@ const config = parseDeployConfig(
 const staging = { ok: true as const, environment: config.environments.staging! };
 
 function deployment(id: number, change: Partial<NewDeployment> = {}): NewDeployment {
-  return { id, installationId: 1, repository: 'acme/app', environment: 'staging', sha: SHA, ref: 'main', task: 'deploy', forced: false, requestedBy: 'alice', payload: {}, ...change };
+  return {
+    id,
+    installationId: 1,
+    repository: 'acme/app',
+    environment: 'staging',
+    sha: SHA,
+    ref: 'main',
+    task: 'deploy',
+    forced: false,
+    requestedBy: 'alice',
+    payload: {},
+    ...change,
+  };
 }
 
 const noStatuses = () => [] as StatusToPublish[];
-const status = (id: number): StatusToPublish => ({ deploymentId: id, installationId: 1, repository: 'acme/app', kind: 'phase', state: 'in_progress', description: 'x', logUrl: null, environmentUrl: null });
+const status = (id: number): StatusToPublish => ({
+  deploymentId: id,
+  installationId: 1,
+  repository: 'acme/app',
+  kind: 'phase',
+  state: 'in_progress',
+  description: 'x',
+  logUrl: null,
+  environmentUrl: null,
+});
 
 async function receiveAndAdmit(store: Store, d: NewDeployment, env = staging) {
   await store.recordReceived(d);
@@ -77,19 +98,26 @@ describe.each(STORE_KINDS)('store (%s)', (kind) => {
     t = await freshStore(kind);
     await receiveAndAdmit(t.store, deployment(1, { sha: '1'.repeat(40) }));
     await receiveAndAdmit(t.store, deployment(2, { sha: '2'.repeat(40) }));
-    await receiveAndAdmit(t.store, deployment(3, { sha: '3'.repeat(40), environment: 'production' }), { ok: true, environment: config.environments.production! });
+    await receiveAndAdmit(t.store, deployment(3, { sha: '3'.repeat(40), environment: 'production' }), {
+      ok: true,
+      environment: config.environments.production!,
+    });
     const first = await t.store.claimNext('me', 30_000, (r) => status(r.id));
     const second = await t.store.claimNext('me', 30_000, (r) => status(r.id));
     expect([first!.id, second!.id].sort()).toEqual([1, 3]);
     expect(await t.store.claimNext('me', 30_000, (r) => status(r.id))).toBeNull();
-    await t.store.finish({ id: 1, epoch: first!.id === 1 ? first!.leaseEpoch : second!.leaseEpoch }, { state: 'succeeded', description: 'ok', status: status(1) });
+    await t.store.finish(
+      { id: 1, epoch: first!.id === 1 ? first!.leaseEpoch : second!.leaseEpoch },
+      { state: 'succeeded', description: 'ok', status: status(1) },
+    );
     expect((await t.store.claimNext('me', 30_000, (r) => status(r.id)))!.id).toBe(2);
   });
 
   it('rule 2: queue: latest supersedes older waiting deployments', async () => {
     t = await freshStore(kind);
     const production = { ok: true as const, environment: config.environments.production! };
-    for (const id of [1, 2, 3]) await receiveAndAdmit(t.store, deployment(id, { environment: 'production', sha: String(id).repeat(40) }), production);
+    for (const id of [1, 2, 3])
+      await receiveAndAdmit(t.store, deployment(id, { environment: 'production', sha: String(id).repeat(40) }), production);
     expect((await t.store.deployment(1))!.state).toBe('superseded');
     expect((await t.store.deployment(2))!.description).toBe('superseded by #3');
     expect((await t.store.deployment(3))!.state).toBe('queued');
@@ -154,7 +182,9 @@ describe.each(STORE_KINDS)('store (%s)', (kind) => {
     const [h1, h2] = await t.store.hosts(1);
     expect(h1!.inDoubtForMs).toBe(0);
     expect(h2!.inDoubtForMs).toBeGreaterThan(30_000);
-    expect((await t.store.events(1)).map((e) => e.message)).toEqual(expect.arrayContaining(['h1: deploy starting', 'h1: unknown (killed)']));
+    expect((await t.store.events(1)).map((e) => e.message)).toEqual(
+      expect.arrayContaining(['h1: deploy starting', 'h1: unknown (killed)']),
+    );
   });
 
   it('hosts, events and the lock survive reopening the store (a restarted bot)', async () => {
@@ -192,8 +222,20 @@ describe.each(STORE_KINDS)('store (%s)', (kind) => {
     const one = byOwner.find((x) => x[0]!.installationId === 1)!;
     expect(one.map((x) => x.deploymentId)).toEqual([1, 2, 3]);
     expect(await t.store.claimStatuses('three', 60_000, 100, [])).toEqual([]);
-    expect(await t.store.holdStatuses('three', one.map((x) => x.seq), 60_000)).toBe(false); // not its claim
-    expect(await t.store.holdStatuses(one[0]!.installationId === (a[0]?.installationId) ? 'one' : 'two', one.map((x) => x.seq), 60_000)).toBe(true);
+    expect(
+      await t.store.holdStatuses(
+        'three',
+        one.map((x) => x.seq),
+        60_000,
+      ),
+    ).toBe(false); // not its claim
+    expect(
+      await t.store.holdStatuses(
+        one[0]!.installationId === a[0]?.installationId ? 'one' : 'two',
+        one.map((x) => x.seq),
+        60_000,
+      ),
+    ).toBe(true);
     await t.store.markStatusesDone(one.map((x) => x.seq));
     await t.store.markStatusFailed(byOwner.find((x) => x[0]!.installationId === 2)![0]!.seq, 'boom', 60_000);
     expect(await t.store.claimStatuses('three', 60_000, 100, [])).toEqual([]); // backing off

@@ -18,7 +18,11 @@ const STARTUP_SAFETY_MS = 150_000;
 let cachedKey: string | undefined;
 /** One RSA key per test process: the app's private key, for the JWT Probot signs. */
 export function appPrivateKey(): string {
-  cachedKey ??= generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs1', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } }).privateKey;
+  cachedKey ??= generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+  }).privateKey;
   return cachedKey;
 }
 
@@ -30,7 +34,13 @@ export interface World {
   /** Folder for the embedded store, and the local deployer's working folder for child-process bots. */
   dir: string;
   /** Creates a deployment as a user would (the Action's way); returns its id. */
-  createDeployment(body: { ref?: string; environment?: string; payload?: object; task?: string; required_contexts?: string[] }): Promise<number>;
+  createDeployment(body: {
+    ref?: string;
+    environment?: string;
+    payload?: object;
+    task?: string;
+    required_contexts?: string[];
+  }): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -79,7 +89,10 @@ export async function startWorld(options: { deployYml: string; databaseUrl?: str
 }
 
 /** A bot in this process, receiving the stand-in's webhooks; its local deploys run in `world.dir`. */
-export async function startBotIn(world: World, options: Omit<StartBotOptions, 'env'> & { env?: Record<string, string> } = {}): Promise<Bot> {
+export async function startBotIn(
+  world: World,
+  options: Omit<StartBotOptions, 'env'> & { env?: Record<string, string> } = {},
+): Promise<Bot> {
   const deployers = { local: new LocalDeployer({ cwd: world.dir }), ...options.deployers };
   const bot = await startBot({ catchUp: false, ...options, deployers, env: { ...world.env, ...options.env } });
   world.github.setWebhookUrl(`${bot.url}/api/github/webhooks`);
@@ -94,7 +107,10 @@ export interface BotProcess {
 }
 
 /** `node bot/server.ts` as a real process, its local deploys running in `cwd`. */
-export async function startBotProcess(world: World, options: { port: number; cwd: string; env?: Record<string, string> }): Promise<BotProcess> {
+export async function startBotProcess(
+  world: World,
+  options: { port: number; cwd: string; env?: Record<string, string> },
+): Promise<BotProcess> {
   const child = spawn(process.execPath, [join(import.meta.dirname, '../../bot/server.ts')], {
     cwd: options.cwd,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...world.env, PORT: String(options.port), ...options.env },

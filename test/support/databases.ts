@@ -82,7 +82,9 @@ function embeddedTemplate(): Promise<string> {
 }
 
 async function buildTemplate(): Promise<string> {
-  const { version } = JSON.parse(readFileSync(join(import.meta.dirname, '../../node_modules/@electric-sql/pglite/package.json'), 'utf8')) as { version: string };
+  const { version } = JSON.parse(
+    readFileSync(join(import.meta.dirname, '../../node_modules/@electric-sql/pglite/package.json'), 'utf8'),
+  ) as { version: string };
   const template = join(tmpdir(), `shipguard-pglite-${version}-empty`);
   // Only ever renamed into place complete: when it exists, it is usable.
   if (existsSync(template)) return template;

@@ -64,7 +64,13 @@ export interface DemoWorld {
   bot: Bot | null;
   startBot(): Promise<Bot>;
   /** The Action's run() as a workflow step on `sha` (default: the pull request's head). */
-  runAction(options: { environment: string; runId: number; sha?: string; inputs?: Record<string, string>; onLine?: (line: string) => void }): Promise<ActionStepResult>;
+  runAction(options: {
+    environment: string;
+    runId: number;
+    sha?: string;
+    inputs?: Record<string, string>;
+    onLine?: (line: string) => void;
+  }): Promise<ActionStepResult>;
   /** Posts a comment on the pull request as the developer; resolves once the bot answered the webhook. */
   comment(body: string): Promise<number>;
   /** The bot's comments on the pull request, oldest first. */
@@ -109,13 +115,23 @@ export function demoDeployYml(hosts: string[], deploySeconds: number): string {
     default_environment: 'staging',
     environments: {
       staging: { url: 'https://staging.acme.example', ...common, concurrency: 2 },
-      production: { url: 'https://acme.example', ...common, concurrency: 3, production: true, permission: 'maintain', requires: ['staging'] },
+      production: {
+        url: 'https://acme.example',
+        ...common,
+        concurrency: 3,
+        production: true,
+        permission: 'maintain',
+        requires: ['staging'],
+      },
     },
   });
 }
 
 /** `auto` prefers real sshd and falls back to ssh2 servers when sshd is missing or cannot start here (`sshdProblem` says why). */
-export async function startHosts(count: number, kind: SshKind | 'auto' = 'auto'): Promise<{ hosts: DemoHosts; kind: SshKind; sshdProblem?: string }> {
+export async function startHosts(
+  count: number,
+  kind: SshKind | 'auto' = 'auto',
+): Promise<{ hosts: DemoHosts; kind: SshKind; sshdProblem?: string }> {
   if (kind === 'ssh2') return { hosts: await Ssh2Fleet.start(count), kind };
   if (kind === 'sshd') return { hosts: await SshdFleet.start(count), kind };
   if (!existsSync(SSHD)) return { hosts: await Ssh2Fleet.start(count), kind: 'ssh2', sshdProblem: `${SSHD} is not installed` };
@@ -130,7 +146,12 @@ export async function startDemoWorld(options: DemoOptions = {}): Promise<DemoWor
   const { hosts, kind, sshdProblem } = await startHosts(options.hostCount ?? 3, options.ssh);
   let world: World;
   try {
-    world = await startWorld({ deployYml: demoDeployYml(hosts.hosts.map((h) => h.spec), options.deploySeconds ?? 1) });
+    world = await startWorld({
+      deployYml: demoDeployYml(
+        hosts.hosts.map((h) => h.spec),
+        options.deploySeconds ?? 1,
+      ),
+    });
   } catch (error) {
     await hosts.close();
     throw error;

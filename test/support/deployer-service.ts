@@ -177,9 +177,16 @@ export function createDeployerServer(options: DeployerServiceOptions): http.Serv
         start(url.searchParams.get('key') ?? '');
         return sendJson(res, 200, '{}');
       }
-      requests.push({ method: req.method ?? '', path: url.pathname, idempotencyKey: key, authorization: req.headers.authorization ?? null, body });
+      requests.push({
+        method: req.method ?? '',
+        path: url.pathname,
+        idempotencyKey: key,
+        authorization: req.headers.authorization ?? null,
+        body,
+      });
       if (req.method === 'POST' && url.pathname === '/deploy') return handleDeploy(req, res, key);
-      if (req.method === 'GET' && url.pathname.startsWith('/deploy/')) return handleStatus(res, decodeURIComponent(url.pathname.slice('/deploy/'.length)));
+      if (req.method === 'GET' && url.pathname.startsWith('/deploy/'))
+        return handleStatus(res, decodeURIComponent(url.pathname.slice('/deploy/'.length)));
       sendJson(res, 404, JSON.stringify({ error: 'not found' }));
     });
   });

@@ -50,7 +50,15 @@ export async function startEngine(options: {
       return mine.at(-1)?.state === status.state && mine.at(-1)?.description === status.description;
     },
   };
-  const publisher = new StatusPublisher({ store: t.store, writer, owner: options.owner ?? 'test-bot', log, retryDelaysMs: [10, 20, 40], backoffMs: 200, pollMs: 50 });
+  const publisher = new StatusPublisher({
+    store: t.store,
+    writer,
+    owner: options.owner ?? 'test-bot',
+    log,
+    retryDelaysMs: [10, 20, 40],
+    backoffMs: 200,
+    pollMs: 50,
+  });
   const config = parseDeployConfig(options.deployYml);
   const worker = new Worker({
     store: t.store,
@@ -96,7 +104,9 @@ export async function startEngine(options: {
         if (mine.some(isTerminal)) return mine;
         await new Promise((resolve) => setTimeout(resolve, 25));
       }
-      throw new Error(`deployment ${id} published no terminal status in ${timeoutMs} ms: ${JSON.stringify(published.filter((s) => s.deploymentId === id))}`);
+      throw new Error(
+        `deployment ${id} published no terminal status in ${timeoutMs} ms: ${JSON.stringify(published.filter((s) => s.deploymentId === id))}`,
+      );
     },
     statesOf(id) {
       return published.filter((s) => s.deploymentId === id).map((s) => s.state);

@@ -99,13 +99,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { githubOperationId, githubRequestProblems, githubResponseProblems } from './openapi.ts';
-import {
-  type ApiContext,
-  type ApiReply,
-  deliverIssueCommentWebhook,
-  errorReply,
-  handleApiRequest,
-} from './github-standin/routes.ts';
+import { type ApiContext, type ApiReply, deliverIssueCommentWebhook, errorReply, handleApiRequest } from './github-standin/routes.ts';
 import {
   type AddRepositoryOptions,
   type Comment,
@@ -273,10 +267,7 @@ export async function startGitHubStandin(options: StandinOptions): Promise<GitHu
       return { reply: { status, body: faultBody, headers }, path: recordedPath, body };
     }
 
-    const reply = handleApiRequest(
-      { method, path, query: url.searchParams, headers: request.headers, body },
-      context,
-    );
+    const reply = handleApiRequest({ method, path, query: url.searchParams, headers: request.headers, body }, context);
     if (reply === null) {
       problems.push(`${method} ${path}: ${githubOperationId(method, path)} is not implemented by the GitHub stand-in`);
       return { reply: errorReply(404, 'Not Found'), path: recordedPath, body };
@@ -362,9 +353,7 @@ export async function startGitHubStandin(options: StandinOptions): Promise<GitHu
       if (repository.pulls.has(number)) throw new Error(`GitHub stand-in: ${repo} already has pull request #${number}`);
       repository.nextIssueNumber = Math.max(repository.nextIssueNumber, number + 1);
       const headSha =
-        opts.headSha ??
-        repository.branches.get(opts.headRef) ??
-        state.commit(repository, opts.headRef, `Work on ${opts.headRef}`).sha;
+        opts.headSha ?? repository.branches.get(opts.headRef) ?? state.commit(repository, opts.headRef, `Work on ${opts.headRef}`).sha;
       repository.pulls.set(number, {
         number,
         headRef: opts.headRef,
@@ -435,9 +424,7 @@ export async function startGitHubStandin(options: StandinOptions): Promise<GitHu
 
     comments(repo, issueNumber) {
       const repository = state.requireRepository(repo);
-      return state.comments.filter(
-        (comment) => comment.repository === repository.fullName && comment.issueNumber === issueNumber,
-      );
+      return state.comments.filter((comment) => comment.repository === repository.fullName && comment.issueNumber === issueNumber);
     },
 
     reactions(commentId) {

@@ -422,7 +422,10 @@ export function githubResponseExample(method: string, url: string, status: numbe
 /** Problems with a webhook payload against the description's `x-webhooks` schema for `event` + its action. */
 export function githubWebhookProblems(event: string, payload: unknown): string[] {
   const action = (payload as { action?: unknown } | null)?.action;
-  const key = [event, action].filter((part) => typeof part === 'string').join('-').replaceAll('_', '-');
+  const key = [event, action]
+    .filter((part) => typeof part === 'string')
+    .join('-')
+    .replaceAll('_', '-');
   let validate = compiledWebhooks.get(key);
   if (!validate) {
     const schema = jsonSchemaOf(load().document['x-webhooks'][key]?.post?.requestBody?.content);

@@ -75,7 +75,9 @@ http {
     const nginxProcess = spawn(nginx, ['-p', dir, '-e', join(dir, 'error.log'), '-c', conf, '-g', 'daemon off;'], { stdio: 'ignore' });
     child = nginxProcess;
     const exited = new Promise<never>((_, reject) =>
-      nginxProcess.once('exit', async (code) => reject(new Error(`nginx exited (${code}): ${await readFile(join(dir, 'error.log'), 'utf8').catch(() => '')}`))),
+      nginxProcess.once('exit', async (code) =>
+        reject(new Error(`nginx exited (${code}): ${await readFile(join(dir, 'error.log'), 'utf8').catch(() => '')}`)),
+      ),
     );
     exited.catch(() => {});
     await Promise.race([waitForPort(port), exited]);
@@ -107,7 +109,6 @@ http {
     },
   };
 }
-
 
 async function waitForPort(port: number): Promise<void> {
   // Bounded by time, not attempts: a loaded machine may take a while to start nginx.

@@ -64,7 +64,11 @@ export class Ssh2Fleet {
             // a client that went away: 'close' follows
           });
           connection.on('authentication', (context) => {
-            if (context.method !== 'publickey' || context.key.algo !== allowed.type || !sameBytes(context.key.data, allowed.getPublicSSH())) {
+            if (
+              context.method !== 'publickey' ||
+              context.key.algo !== allowed.type ||
+              !sameBytes(context.key.data, allowed.getPublicSSH())
+            ) {
               return context.reject(['publickey']);
             }
             // Without a signature the client only asks whether the key would do; with one, it proves it holds it.
@@ -103,7 +107,12 @@ export class Ssh2Fleet {
 
 /** Runs one exec request like sshd without a pty: `sh -c` in the host's folder, output and exit status back. */
 function runCommand(command: string, hostDir: string, channel: ServerChannel, children: Set<ChildProcess>): void {
-  const child = spawn('sh', ['-c', command], { cwd: hostDir, env: { ...process.env, HOST_DIR: hostDir }, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn('sh', ['-c', command], {
+    cwd: hostDir,
+    env: { ...process.env, HOST_DIR: hostDir },
+    detached: true,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   children.add(child);
   child.stdout!.on('data', (chunk: Buffer) => channel.writable && channel.write(chunk));
   child.stderr!.on('data', (chunk: Buffer) => channel.writable && channel.stderr.write(chunk));

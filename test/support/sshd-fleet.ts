@@ -206,10 +206,13 @@ async function ensureAccount(): Promise<Account> {
   await run('flock', [join(tmpdir(), 'shipguard-test-user.lock'), 'sh', '-c', create]);
   const { stdout } = await run('getent', ['passwd', FLEET_USER]);
   const [name, , uid, gid, , home, shell] = stdout.trim().split(':');
-  if (shell !== '/bin/sh') throw new Error(`the account ${FLEET_USER} logs in with ${shell}, not /bin/sh: usermod --shell /bin/sh ${FLEET_USER}`);
-  if (!home || !existsSync(home)) throw new Error(`the account ${FLEET_USER} has no home directory (${home}): sshd would run commands in /`);
+  if (shell !== '/bin/sh')
+    throw new Error(`the account ${FLEET_USER} logs in with ${shell}, not /bin/sh: usermod --shell /bin/sh ${FLEET_USER}`);
+  if (!home || !existsSync(home))
+    throw new Error(`the account ${FLEET_USER} has no home directory (${home}): sshd would run commands in /`);
   const { stdout: shadow } = await run('getent', ['shadow', FLEET_USER]);
-  if (shadow.split(':')[1]?.startsWith('!')) throw new Error(`the account ${FLEET_USER} is locked, which sshd without PAM refuses: usermod --password '*' ${FLEET_USER}`);
+  if (shadow.split(':')[1]?.startsWith('!'))
+    throw new Error(`the account ${FLEET_USER} is locked, which sshd without PAM refuses: usermod --password '*' ${FLEET_USER}`);
   return { name: name!, uid: Number(uid), gid: Number(gid) };
 }
 
@@ -252,7 +255,16 @@ async function startHost(fleetDir: string, index: number, authorizedKeys: string
     startedPids.add(child.pid!);
     child.once('exit', () => startedPids.delete(child.pid!));
     if (await answersSsh(port, child)) {
-      return { index, spec: `${account.name}@127.0.0.1:${port}`, port, dir, knownHostsLine: `[127.0.0.1]:${port} ${publicKey}`, process: child, configPath, logPath };
+      return {
+        index,
+        spec: `${account.name}@127.0.0.1:${port}`,
+        port,
+        dir,
+        knownHostsLine: `[127.0.0.1]:${port} ${publicKey}`,
+        process: child,
+        configPath,
+        logPath,
+      };
     }
     await stopProcess(child, 'SIGKILL');
     if (attempt === 5) {
@@ -329,7 +341,7 @@ function descendants(root: number): ProcessInfo[] {
   const table = processTable();
   const found: ProcessInfo[] = [];
   const parents = new Set([root]);
-  for (let grew = true; grew; ) {
+  for (let grew = true; grew;) {
     grew = false;
     for (const info of table) {
       if (parents.has(info.ppid) && !parents.has(info.pid)) {

@@ -35,7 +35,12 @@ describe('chatops grammar: each command', () => {
   }
 
   it('reads the first line only; the rest is ignored whatever it holds', () => {
-    expect(parsed('/deploy staging\r\n/deploy production --force\n$(rm -rf /)')).toEqual({ name: 'deploy', environment: 'staging', force: false, noop: false });
+    expect(parsed('/deploy staging\r\n/deploy production --force\n$(rm -rf /)')).toEqual({
+      name: 'deploy',
+      environment: 'staging',
+      force: false,
+      noop: false,
+    });
     expect(parsed(`/status\n${'x'.repeat(10_000)}`)).toEqual({ name: 'status', environment: null });
   });
 });
@@ -70,14 +75,25 @@ describe('chatops grammar: refusals say what is wrong and what is valid', () => 
 
   for (const name of ['staging;touch${IFS}x', '$(id)', '`id`', 'a|b', "prod'", 'x'.repeat(65), '../etc', 'stag\u00edng']) {
     it(`refuses the environment name ${JSON.stringify(name)} (shell syntax and odd names are only text)`, () => {
-      for (const body of [`/deploy ${name}`, `/rollback ${name}`, `/lock ${name}`, `/unlock ${name}`, `/cancel ${name}`, `/status ${name}`]) {
+      for (const body of [
+        `/deploy ${name}`,
+        `/rollback ${name}`,
+        `/lock ${name}`,
+        `/unlock ${name}`,
+        `/cancel ${name}`,
+        `/status ${name}`,
+      ]) {
         expect(problem(body).problem).toMatch(/^invalid environment name ".*": use 1 to 64 of A-Z a-z 0-9 \. _ -$/);
       }
     });
   }
 
   it('a lock reason keeps shell syntax as text', () => {
-    expect(parsed('/lock staging $(rm -rf /); `id` && echo "$HOME"')).toEqual({ name: 'lock', environment: 'staging', reason: '$(rm -rf /); `id` && echo "$HOME"' });
+    expect(parsed('/lock staging $(rm -rf /); `id` && echo "$HOME"')).toEqual({
+      name: 'lock',
+      environment: 'staging',
+      reason: '$(rm -rf /); `id` && echo "$HOME"',
+    });
   });
 
   it('refuses a first line of 10 000 characters whole, and a lock reason over 200', () => {

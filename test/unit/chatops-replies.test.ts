@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { age, cancelReply, checksReply, code, deployReply, helpReply, invalidCommandReply, statusReply, type DeployView } from '../../bot/chatops/replies.ts';
+import {
+  age,
+  cancelReply,
+  checksReply,
+  code,
+  deployReply,
+  helpReply,
+  invalidCommandReply,
+  statusReply,
+  type DeployView,
+} from '../../bot/chatops/replies.ts';
 
 const A = 'a'.repeat(40);
 const B = 'b'.repeat(40);
@@ -51,18 +61,24 @@ describe('chatops replies: a deploy as it moves', () => {
   });
 
   it('names a rollback and the commit it replaces; marks a forced deploy', () => {
-    expect(deployReply(view({ kind: 'rollback', rollbackOf: B, forced: true }))).toContain(`(previous successful deploy; live was \`bbbbbbb\`)`);
+    expect(deployReply(view({ kind: 'rollback', rollbackOf: B, forced: true }))).toContain(
+      `(previous successful deploy; live was \`bbbbbbb\`)`,
+    );
     expect(deployReply(view({ kind: 'rollback', rollbackOf: B, forced: true }))).not.toContain('(forced)');
     expect(deployReply(view({ forced: true }))).toContain('@alice (forced)');
   });
 
   it('says so when the pull request head moved after the command', () => {
-    expect(deployReply(view({ headMovedTo: B }))).toContain("head moved to `bbbbbbb` after the command was read; `aaaaaaa` is what was deployed");
+    expect(deployReply(view({ headMovedTo: B }))).toContain(
+      'head moved to `bbbbbbb` after the command was read; `aaaaaaa` is what was deployed',
+    );
     expect(deployReply(view())).not.toContain('head moved');
   });
 
   it('keeps a description with a pipe inside its table cell', () => {
-    expect(deployReply(view({ state: 'failure', description: 'web-1: exit 1 | see log' }))).toContain('| result | failure: web-1: exit 1 \\| see log |');
+    expect(deployReply(view({ state: 'failure', description: 'web-1: exit 1 | see log' }))).toContain(
+      '| result | failure: web-1: exit 1 \\| see log |',
+    );
   });
 });
 
@@ -78,7 +94,10 @@ describe('chatops replies: text from people cannot format or mention', () => {
   });
 
   it('lists each required check and its state', () => {
-    const text = checksReply('production', A, [{ context: 'ci', state: 'failure' }, { context: 'lint', state: 'missing' }]);
+    const text = checksReply('production', A, [
+      { context: 'ci', state: 'failure' },
+      { context: 'lint', state: 'missing' },
+    ]);
     expect(text).toContain('- `ci`: failure\n- `lint`: missing');
   });
 });
@@ -107,18 +126,26 @@ describe('chatops replies: status, help, cancel', () => {
       ],
       now,
     );
-    expect(text).toContain('**production**\n- live: `aaaaaaa` (#7), deployed by @alice 2026-11-27 14:30 UTC (30m ago)\n- locked by @bob 10m ago: `freeze`');
+    expect(text).toContain(
+      '**production**\n- live: `aaaaaaa` (#7), deployed by @alice 2026-11-27 14:30 UTC (30m ago)\n- locked by @bob 10m ago: `freeze`',
+    );
     expect(text).toContain('- running: #8 `bbbbbbb` by @carol (deploying 1/3 hosts)');
     expect(text).toContain('- queued: #9 `bbbbbbb` (deploy:noop) by @dave (queued)');
     expect(text).toContain('**staging**\n- live: nothing deployed by shipguard yet\n- not locked');
   });
 
   it('/help: every command, and the environments the caller may deploy to', () => {
-    const text = helpReply('alice', 'write', [
-      { environment: 'staging', permission: 'write', isDefault: true },
-      { environment: 'production', permission: 'maintain', isDefault: false },
-    ], (needed) => needed === 'write');
-    for (const command of ['/deploy', '/rollback', '/lock', '/unlock', '/cancel', '/status', '/help']) expect(text).toContain(`\`${command}`);
+    const text = helpReply(
+      'alice',
+      'write',
+      [
+        { environment: 'staging', permission: 'write', isDefault: true },
+        { environment: 'production', permission: 'maintain', isDefault: false },
+      ],
+      (needed) => needed === 'write',
+    );
+    for (const command of ['/deploy', '/rollback', '/lock', '/unlock', '/cancel', '/status', '/help'])
+      expect(text).toContain(`\`${command}`);
     expect(text).toContain('| staging (default) | write | ✅ yes |');
     expect(text).toContain('| production | maintain | ❌ no |');
   });

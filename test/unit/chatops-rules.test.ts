@@ -43,7 +43,13 @@ describe('chatops: permissions', () => {
 
 describe('chatops: rollback target', () => {
   const at = (minute: number) => new Date(Date.UTC(2026, 10, 27, 12, minute));
-  const deploy = (id: number, sha: string, finished: number) => ({ id, sha: sha.repeat(40), requestedBy: 'alice', receivedAt: at(finished - 1), finishedAt: at(finished) });
+  const deploy = (id: number, sha: string, finished: number) => ({
+    id,
+    sha: sha.repeat(40),
+    requestedBy: 'alice',
+    receivedAt: at(finished - 1),
+    finishedAt: at(finished),
+  });
 
   it('is the newest successful deploy of another commit before the live one', () => {
     const history = [deploy(1, 'a', 1), deploy(2, 'b', 2), deploy(3, 'c', 3)];
@@ -79,7 +85,12 @@ describe('chatops: environments named like inherited properties', () => {
 
 describe('chatops: payloads and answers from GitHub', () => {
   it('reads the chatops part of a stored payload, and nothing that is not one', () => {
-    expect(chatopsPayloadFrom({ chatops: { issue_number: 3, comment_id: 10, reply_id: 11, command: 'rollback' } })).toEqual({ issue_number: 3, comment_id: 10, reply_id: 11, command: 'rollback' });
+    expect(chatopsPayloadFrom({ chatops: { issue_number: 3, comment_id: 10, reply_id: 11, command: 'rollback' } })).toEqual({
+      issue_number: 3,
+      comment_id: 10,
+      reply_id: 11,
+      command: 'rollback',
+    });
     expect(chatopsPayloadFrom({ chatops: { issue_number: 3, comment_id: 10, reply_id: 11 } })?.command).toBe('deploy');
     expect(chatopsPayloadFrom({})).toBeNull();
     expect(chatopsPayloadFrom({ chatops: 'yes' })).toBeNull();
@@ -90,9 +101,22 @@ describe('chatops: payloads and answers from GitHub', () => {
   it("lists each required context and its state from GitHub's 409", () => {
     const body = {
       message: 'Conflict: Commit status checks failed for main.',
-      errors: [{ resource: 'Deployment', field: 'required_contexts', code: 'invalid', contexts: [{ context: 'ci', state: 'failure' }, { context: 'lint', state: 'pending' }] }],
+      errors: [
+        {
+          resource: 'Deployment',
+          field: 'required_contexts',
+          code: 'invalid',
+          contexts: [
+            { context: 'ci', state: 'failure' },
+            { context: 'lint', state: 'pending' },
+          ],
+        },
+      ],
     };
-    expect(checksFrom(body)).toEqual([{ context: 'ci', state: 'failure' }, { context: 'lint', state: 'pending' }]);
+    expect(checksFrom(body)).toEqual([
+      { context: 'ci', state: 'failure' },
+      { context: 'lint', state: 'pending' },
+    ]);
     expect(checksFrom({ message: 'Conflict' })).toEqual([]);
     expect(checksFrom(undefined)).toEqual([]);
   });

@@ -14,8 +14,32 @@ describe('names shared by the Action and the bot', () => {
   });
 
   it('follows git check-ref-format for refs', () => {
-    for (const good of ['main', 'feature/x', 'refs/heads/main', 'v1.2.3', 'zzz";echo${IFS}"hello";#', '$(touch${IFS}/tmp/pwn)', '`id`']) expect(refError(good)).toBeNull();
-    for (const bad of ['', 'a..b', 'a b', 'a~1', 'a^', 'a:b', 'a?', 'a*', 'a[b', 'a\\b', '/a', 'a/', 'a//b', '.a', 'a/.b', 'a.lock', 'a.', '@', 'a@{1}', '-x', 'a\nb', 'x'.repeat(256)]) {
+    for (const good of ['main', 'feature/x', 'refs/heads/main', 'v1.2.3', 'zzz";echo${IFS}"hello";#', '$(touch${IFS}/tmp/pwn)', '`id`'])
+      expect(refError(good)).toBeNull();
+    for (const bad of [
+      '',
+      'a..b',
+      'a b',
+      'a~1',
+      'a^',
+      'a:b',
+      'a?',
+      'a*',
+      'a[b',
+      'a\\b',
+      '/a',
+      'a/',
+      'a//b',
+      '.a',
+      'a/.b',
+      'a.lock',
+      'a.',
+      '@',
+      'a@{1}',
+      '-x',
+      'a\nb',
+      'x'.repeat(256),
+    ]) {
       expect(refError(bad), bad).not.toBeNull();
     }
   });
@@ -64,7 +88,10 @@ describe('shell quoting', () => {
   });
 
   it('sets variables by a quoted prefix and runs the command with them', () => {
-    const line = shellCommandWithEnv('printf "%s|%s" "$DEPLOY_REF" "$DEPLOY_HOST"', { DEPLOY_REF: '$(touch /tmp/x)', DEPLOY_HOST: "o'neil" });
+    const line = shellCommandWithEnv('printf "%s|%s" "$DEPLOY_REF" "$DEPLOY_HOST"', {
+      DEPLOY_REF: '$(touch /tmp/x)',
+      DEPLOY_HOST: "o'neil",
+    });
     expect(execFileSync('/bin/sh', ['-c', line], { encoding: 'utf8' })).toBe("$(touch /tmp/x)|o'neil");
     expect(() => shellCommandWithEnv('true', { 'BAD NAME': 'x' })).toThrow(/invalid variable name/);
   });

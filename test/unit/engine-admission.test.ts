@@ -22,7 +22,17 @@ function facts(change: Partial<Omit<AdmissionFacts, 'candidate'>> & { candidate?
     waiting: [],
     now: new Date('2026-11-27T12:00:00Z'),
     ...change,
-    candidate: { id: 10, repository: 'acme/app', environment: env, sha: SHA, ref: 'main', task: 'deploy', forced: false, requestedBy: 'alice', ...change.candidate },
+    candidate: {
+      id: 10,
+      repository: 'acme/app',
+      environment: env,
+      sha: SHA,
+      ref: 'main',
+      task: 'deploy',
+      forced: false,
+      requestedBy: 'alice',
+      ...change.candidate,
+    },
   };
 }
 
@@ -41,7 +51,10 @@ describe('rule 1 (duplicates)', () => {
   }
 
   it('runs a known intent again when forced', () => {
-    expect(admit(facts({ sameKey: [{ id: 7, state: 'succeeded' }], candidate: { forced: true } }))).toEqual({ kind: 'queue', supersede: [] });
+    expect(admit(facts({ sameKey: [{ id: 7, state: 'succeeded' }], candidate: { forced: true } }))).toEqual({
+      kind: 'queue',
+      supersede: [],
+    });
   });
 
   it('refuses the same create call landing twice (same idempotency key), even when forced', () => {
@@ -50,11 +63,23 @@ describe('rule 1 (duplicates)', () => {
   });
 
   it('does not run a deployment that already ended on GitHub, and posts nothing more on it', () => {
-    expect(admit(facts({ endedOnGitHub: 'error' }))).toMatchObject({ kind: 'refuse', status: null, description: 'already error on GitHub' });
+    expect(admit(facts({ endedOnGitHub: 'error' }))).toMatchObject({
+      kind: 'refuse',
+      status: null,
+      description: 'already error on GitHub',
+    });
   });
 
   it('names the first blocking original, not a failed one', () => {
-    const result = admit(facts({ sameKey: [{ id: 3, state: 'failed' }, { id: 5, state: 'running' }, { id: 6, state: 'succeeded' }] }));
+    const result = admit(
+      facts({
+        sameKey: [
+          { id: 3, state: 'failed' },
+          { id: 5, state: 'running' },
+          { id: 6, state: 'succeeded' },
+        ],
+      }),
+    );
     expect(result).toMatchObject({ kind: 'refuse', duplicateOf: 5 });
   });
 });
@@ -92,8 +117,15 @@ describe('rule 8 (bad input gets a clear answer and changes nothing)', () => {
   });
 
   it('refuses with the config problem when deploy.yml is invalid, keeping the full message', () => {
-    const result = admit(facts({ config: { ok: false, summary: '.github/deploy.yml: environments.staging.deploy: is required', detail: 'full detail' } }));
-    expect(result).toMatchObject({ kind: 'refuse', status: 'error', description: '.github/deploy.yml: environments.staging.deploy: is required', detail: 'full detail' });
+    const result = admit(
+      facts({ config: { ok: false, summary: '.github/deploy.yml: environments.staging.deploy: is required', detail: 'full detail' } }),
+    );
+    expect(result).toMatchObject({
+      kind: 'refuse',
+      status: 'error',
+      description: '.github/deploy.yml: environments.staging.deploy: is required',
+      detail: 'full detail',
+    });
   });
 });
 
@@ -110,7 +142,11 @@ describe('gates', () => {
   });
 
   it('requires: refuses a SHA that has not succeeded on the required environments, and says where to go first', () => {
-    expect(admit(facts({ env: 'production' }))).toMatchObject({ kind: 'refuse', status: 'error', description: 'aaaaaaa has not succeeded on staging: deploy it there first' });
+    expect(admit(facts({ env: 'production' }))).toMatchObject({
+      kind: 'refuse',
+      status: 'error',
+      description: 'aaaaaaa has not succeeded on staging: deploy it there first',
+    });
     expect(admit(facts({ env: 'production', succeededIn: ['staging'] }))).toEqual({ kind: 'queue', supersede: [] });
   });
 

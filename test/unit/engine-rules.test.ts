@@ -30,20 +30,32 @@ describe('max_failures', () => {
   });
 
   it('a failed rollout reports every failed host and how many were deployed', () => {
-    const verdict = rolloutVerdict([host('a', 'succeeded'), host('b', 'failed', 'deploy exited 2'), host('c', 'failed', 'x'), host('d', null)], null);
+    const verdict = rolloutVerdict(
+      [host('a', 'succeeded'), host('b', 'failed', 'deploy exited 2'), host('c', 'failed', 'x'), host('d', null)],
+      null,
+    );
     expect(verdict).toEqual({ state: 'failed', description: 'failed on b, c (deploy exited 2); 1/4 hosts deployed' });
   });
 
   it('success counts hosts already at the SHA', () => {
-    expect(rolloutVerdict([host('a', 'succeeded'), host('b', 'skipped')], null)).toEqual({ state: 'succeeded', description: 'deployed to 2/2 hosts (1 already at this sha)' });
+    expect(rolloutVerdict([host('a', 'succeeded'), host('b', 'skipped')], null)).toEqual({
+      state: 'succeeded',
+      description: 'deployed to 2/2 hosts (1 already at this sha)',
+    });
   });
 
   it('a cancelled rollout is a failure that says how far it got', () => {
-    expect(rolloutVerdict([host('a', 'succeeded'), host('b', null)], 'cancelled')).toEqual({ state: 'failed', description: 'cancelled after 1/2 hosts' });
+    expect(rolloutVerdict([host('a', 'succeeded'), host('b', null)], 'cancelled')).toEqual({
+      state: 'failed',
+      description: 'cancelled after 1/2 hosts',
+    });
   });
 
   it('rule 5 (bounded): a rollout cut by the total timeout is a failure', () => {
-    expect(rolloutVerdict([host('a', 'succeeded'), host('b', null)], 'deadline')).toEqual({ state: 'failed', description: 'total timeout reached after 1/2 hosts' });
+    expect(rolloutVerdict([host('a', 'succeeded'), host('b', null)], 'deadline')).toEqual({
+      state: 'failed',
+      description: 'total timeout reached after 1/2 hosts',
+    });
   });
 });
 

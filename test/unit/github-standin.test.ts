@@ -44,9 +44,7 @@ async function startReceiver(): Promise<Receiver> {
 }
 
 /** The app's private key, for real Probot clients (the stand-in accepts any JWT, but Probot must sign one). */
-const privateKeyPem = generateKeyPairSync('rsa', { modulusLength: 2048 })
-  .privateKey.export({ type: 'pkcs1', format: 'pem' })
-  .toString();
+const privateKeyPem = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
 
 let github: GitHubStandin;
 let receiver: Receiver;

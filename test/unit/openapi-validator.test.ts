@@ -12,9 +12,7 @@ const sha = 'a'.repeat(40);
 
 describe('githubOperationId', () => {
   it('matches full URLs, /api/v3 paths and plain paths to the same operation', () => {
-    expect(githubOperationId('POST', 'http://127.0.0.1:9999/api/v3/repos/o/r/deployments?x=1')).toBe(
-      'repos/create-deployment',
-    );
+    expect(githubOperationId('POST', 'http://127.0.0.1:9999/api/v3/repos/o/r/deployments?x=1')).toBe('repos/create-deployment');
     expect(githubOperationId('post', '/api/v3/repos/o/r/deployments')).toBe('repos/create-deployment');
     expect(githubOperationId('GET', '/repos/o/r/deployments')).toBe('repos/list-deployments');
   });
@@ -65,9 +63,7 @@ describe('githubRequestProblems', () => {
   });
 
   it('rejects a missing required body', () => {
-    expect(githubRequestProblems('POST', '/repos/acme/app/deployments')).toEqual([
-      'repos/create-deployment: body: required',
-    ]);
+    expect(githubRequestProblems('POST', '/repos/acme/app/deployments')).toEqual(['repos/create-deployment: body: required']);
   });
 
   it('rejects an unknown path', () => {

@@ -51,7 +51,9 @@ describe('known_hosts', () => {
     expect(fingerprint(other)).toBe(expected);
     const verdict = known.verify('web-1', 22, other);
     expect(verdict).toMatchObject({ trusted: false, reason: 'revoked' });
-    expect(!verdict.trusted && verdict.message).toBe(`host web-1 offered ssh-ed25519 key ${expected}, which is marked @revoked (line 2); refused`);
+    expect(!verdict.trusted && verdict.message).toBe(
+      `host web-1 offered ssh-ed25519 key ${expected}, which is marked @revoked (line 2); refused`,
+    );
   });
 
   it('rejects malformed lines with their line number', () => {

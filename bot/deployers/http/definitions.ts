@@ -41,10 +41,12 @@ function httpUrlProblem(text: string): string | null {
   return null;
 }
 
-const httpUrl = z.string({ error: (issue) => (issue.input === undefined ? 'is required (the address deploys are POSTed to)' : 'must be a URL string') }).superRefine((text, ctx) => {
-  const problem = httpUrlProblem(text);
-  if (problem) ctx.addIssue({ code: 'custom', message: problem });
-});
+const httpUrl = z
+  .string({ error: (issue) => (issue.input === undefined ? 'is required (the address deploys are POSTed to)' : 'must be a URL string') })
+  .superRefine((text, ctx) => {
+    const problem = httpUrlProblem(text);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
 
 // `{id}` and `{key}` are the only placeholders; anything else in braces is a typo worth refusing.
 const statusUrlTemplate = z.string().superRefine((text, ctx) => {
@@ -137,12 +139,17 @@ export function parseHttpDeployerDefinitions(text: string, source: string, env: 
   }
   if (raw === null || raw === undefined) return new Map();
   if (typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new HttpDeployerDefinitionError(`${source} must be a map of deployer names to definitions, like "legacy: {url: http://deployer.internal/deploy}"`);
+    throw new HttpDeployerDefinitionError(
+      `${source} must be a map of deployer names to definitions, like "legacy: {url: http://deployer.internal/deploy}"`,
+    );
   }
   const result = definitionsSchema.safeParse(raw);
   const nameProblems = Object.keys(raw).flatMap((name) => nameProblem(name) ?? []);
   if (!result.success || nameProblems.length) {
-    const problems = [...nameProblems, ...(result.error?.issues ?? []).map((issue) => `${issue.path.length ? issue.path.join('.') : '(top level)'}: ${issue.message}`)];
+    const problems = [
+      ...nameProblems,
+      ...(result.error?.issues ?? []).map((issue) => `${issue.path.length ? issue.path.join('.') : '(top level)'}: ${issue.message}`),
+    ];
     throw new HttpDeployerDefinitionError(`${source} is invalid:\n- ${problems.join('\n- ')}`);
   }
   const definitions = new Map<string, HttpDeployerDefinition>();
@@ -151,10 +158,14 @@ export function parseHttpDeployerDefinitions(text: string, source: string, env: 
     if (definition.token_env) {
       const value = env[definition.token_env];
       if (!value) {
-        throw new HttpDeployerDefinitionError(`${source} is invalid:\n- ${name}.token_env: the variable ${definition.token_env} is not set (it holds the deployer's bearer token)`);
+        throw new HttpDeployerDefinitionError(
+          `${source} is invalid:\n- ${name}.token_env: the variable ${definition.token_env} is not set (it holds the deployer's bearer token)`,
+        );
       }
       if (!HEADER_SAFE.test(value)) {
-        throw new HttpDeployerDefinitionError(`${source} is invalid:\n- ${name}.token_env: the value of ${definition.token_env} has characters a header cannot carry (newline, control or non-ASCII)`);
+        throw new HttpDeployerDefinitionError(
+          `${source} is invalid:\n- ${name}.token_env: the value of ${definition.token_env} has characters a header cannot carry (newline, control or non-ASCII)`,
+        );
       }
       token = value;
     }

@@ -94,7 +94,9 @@ class HttpDeployRun {
       const remaining = this.remaining();
       if (remaining <= 0) {
         if (!lastReason) return failed(`not deployed: the deployment's total time ran out before deployer ${name} was called`);
-        return failed(`not deployed: deployer ${name} unreachable until the end of total (${formatDuration(timeouts.total)}): ${lastReason}; nothing was sent`);
+        return failed(
+          `not deployed: deployer ${name} unreachable until the end of total (${formatDuration(timeouts.total)}): ${lastReason}; nothing was sent`,
+        );
       }
       const answer = await httpExchange({
         method: 'POST',
@@ -162,7 +164,8 @@ class HttpDeployRun {
       await sleep(Math.min(backoff(), this.remaining()));
       // Following is harmless, but a runner that may no longer act (or is handing over) leaves it to the
       // next one, which follows the same key (`resumed`) and never posts.
-      if (this.job.halt.aborted || this.job.drain.aborted) return { state: 'handed_over', description: `${context}; following handed over` };
+      if (this.job.halt.aborted || this.job.drain.aborted)
+        return { state: 'handed_over', description: `${context}; following handed over` };
       const remaining = this.remaining();
       if (remaining <= 0) break;
       const answer = await httpExchange({
@@ -244,7 +247,12 @@ class HttpDeployRun {
   }
 
   private headers(target: URL, extra: Record<string, string>): Record<string, string> {
-    const headers: Record<string, string> = { ...extra, accept: 'application/json', 'user-agent': 'shipguard', 'idempotency-key': this.key };
+    const headers: Record<string, string> = {
+      ...extra,
+      accept: 'application/json',
+      'user-agent': 'shipguard',
+      'idempotency-key': this.key,
+    };
     // The token goes only where the definition says: a Location pointing elsewhere does not get it.
     const trusted = [this.definition.url, this.definition.statusUrl ? expandStatusUrl(this.definition.statusUrl, 1, 'k') : null]
       .filter((u): u is string => u !== null)
@@ -294,10 +302,14 @@ function parseStateAnswer(answer: Extract<HttpExchange, { kind: 'answered' }>, a
   } catch {
     return { ok: false, problem: answer.body.trim() ? 'a body that is not JSON' : 'an empty body' };
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, problem: 'a body that is not a JSON object' };
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    return { ok: false, problem: 'a body that is not a JSON object' };
   const record = value as Record<string, unknown>;
   if (typeof record.state !== 'string' || !(allowed as string[]).includes(record.state)) {
-    return { ok: false, problem: `a body whose state is ${JSON.stringify(record.state ?? null)?.slice(0, 40)}, not one of ${allowed.join('|')}` };
+    return {
+      ok: false,
+      problem: `a body whose state is ${JSON.stringify(record.state ?? null)?.slice(0, 40)}, not one of ${allowed.join('|')}`,
+    };
   }
   const result: StateAnswer = { state: record.state as DeployerState };
   if (typeof record.description === 'string' && record.description.trim()) result.description = record.description;

@@ -90,7 +90,13 @@ export function httpExchange(request: HttpExchangeRequest): Promise<HttpExchange
         else chunks.push(chunk);
       });
       res.on('end', () => {
-        settle({ kind: 'answered', status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), tooLarge });
+        settle({
+          kind: 'answered',
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body: Buffer.concat(chunks).toString('utf8'),
+          tooLarge,
+        });
       });
       // The connection closed before the answer's last byte: whatever arrived proves nothing.
       res.on('error', (error: NodeJS.ErrnoException) => {

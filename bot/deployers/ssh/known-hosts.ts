@@ -17,9 +17,7 @@ export interface KnownHostEntry {
 export class KnownHostsError extends Error {}
 
 /** The verdict on a key a host offered during the handshake. */
-export type HostKeyVerdict =
-  | { trusted: true }
-  | { trusted: false; reason: 'unknown' | 'changed' | 'revoked'; message: string };
+export type HostKeyVerdict = { trusted: true } | { trusted: false; reason: 'unknown' | 'changed' | 'revoked'; message: string };
 
 /** Parses known_hosts text; throws KnownHostsError naming the first malformed line. */
 export function parseKnownHosts(text: string, source = 'SHIPGUARD_KNOWN_HOSTS'): KnownHostEntry[] {
@@ -104,7 +102,11 @@ export class KnownHosts {
     // A revoked key is refused whatever names it is listed under, as OpenSSH does.
     const revoked = this.entries.find((e) => e.marker === 'revoked' && sameKey(e));
     if (revoked) {
-      return { trusted: false, reason: 'revoked', message: `host ${name} offered ${offered}, which is marked @revoked (line ${revoked.line}); refused` };
+      return {
+        trusted: false,
+        reason: 'revoked',
+        message: `host ${name} offered ${offered}, which is marked @revoked (line ${revoked.line}); refused`,
+      };
     }
     const listed = this.entries.filter((e) => e.marker === null && nameMatches(e, name));
     if (listed.some(sameKey)) return { trusted: true };
@@ -116,7 +118,11 @@ export class KnownHosts {
         message: `host ${name} offered ${offered}, which differs from the key pinned for it (line ${lines}): HOST KEY CHANGED, possible man-in-the-middle; refused`,
       };
     }
-    return { trusted: false, reason: 'unknown', message: `host ${name} offered ${offered}, which is not in SHIPGUARD_KNOWN_HOSTS; refused` };
+    return {
+      trusted: false,
+      reason: 'unknown',
+      message: `host ${name} offered ${offered}, which is not in SHIPGUARD_KNOWN_HOSTS; refused`,
+    };
   }
 }
 
@@ -137,6 +143,9 @@ function nameMatches(entry: KnownHostEntry, name: string): boolean {
 }
 
 function wildcardMatches(pattern: string, name: string): boolean {
-  const regex = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*').replaceAll('?', '.');
+  const regex = pattern
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replaceAll('*', '.*')
+    .replaceAll('?', '.');
   return new RegExp(`^${regex}$`, 'i').test(name);
 }

@@ -7,7 +7,12 @@ import type { DeployEvents, DeployJob, Deployer } from '../deployer.ts';
 import type { DeployResult } from '../../engine/outcomes.ts';
 import { rollout } from '../rollout.ts';
 import { boundHostOutput } from './bounded-output.ts';
-import { DEFAULT_MAX_CHANNELS_PER_CONNECTION, DEFAULT_MAX_HANDSHAKES, DEFAULT_MAX_HANDSHAKES_PER_SERVER, HandshakeSlots } from './connection-limits.ts';
+import {
+  DEFAULT_MAX_CHANNELS_PER_CONNECTION,
+  DEFAULT_MAX_HANDSHAKES,
+  DEFAULT_MAX_HANDSHAKES_PER_SERVER,
+  HandshakeSlots,
+} from './connection-limits.ts';
 import { KnownHosts, KnownHostsError } from './known-hosts.ts';
 import { SshTransport, type SshTransportOptions } from './ssh-transport.ts';
 
@@ -65,7 +70,9 @@ function buildTransport(options: SshDeployerOptions): { transport: SshTransport 
   const parsed = ssh2.utils.parseKey(options.privateKey);
   if (parsed instanceof Error) return { unavailable: `ssh deployer: the private key cannot be used (${parsed.message}); nothing executed` };
   if (!options.knownHosts?.trim()) {
-    return { unavailable: 'ssh deployer: no SHIPGUARD_KNOWN_HOSTS or SHIPGUARD_KNOWN_HOSTS_PATH set; every host refused, nothing executed' };
+    return {
+      unavailable: 'ssh deployer: no SHIPGUARD_KNOWN_HOSTS or SHIPGUARD_KNOWN_HOSTS_PATH set; every host refused, nothing executed',
+    };
   }
   let knownHosts: KnownHosts;
   try {
@@ -80,7 +87,10 @@ function buildTransport(options: SshDeployerOptions): { transport: SshTransport 
     privateKey: options.privateKey,
     knownHosts,
     defaultUser: options.defaultUser ?? userInfo().username,
-    handshakes: new HandshakeSlots(options.maxHandshakesPerServer ?? DEFAULT_MAX_HANDSHAKES_PER_SERVER, options.maxHandshakes ?? DEFAULT_MAX_HANDSHAKES),
+    handshakes: new HandshakeSlots(
+      options.maxHandshakesPerServer ?? DEFAULT_MAX_HANDSHAKES_PER_SERVER,
+      options.maxHandshakes ?? DEFAULT_MAX_HANDSHAKES,
+    ),
     maxChannelsPerConnection: options.maxChannelsPerConnection ?? DEFAULT_MAX_CHANNELS_PER_CONNECTION,
     // A dead or frozen host is noticed within interval × count, whatever the command is doing.
     keepaliveIntervalMs,

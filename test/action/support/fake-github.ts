@@ -81,7 +81,15 @@ export class FakeGitHub {
 
   /** Adds a deployment as if created earlier (an original that ours duplicates, for instance). */
   addDeployment(fields: Partial<FakeDeployment> & { sha: string; environment: string }): FakeDeployment {
-    const deployment: FakeDeployment = { id: this.nextDeploymentId++, ref: fields.sha, task: 'deploy', description: null, payload: {}, statuses: [], ...fields };
+    const deployment: FakeDeployment = {
+      id: this.nextDeploymentId++,
+      ref: fields.sha,
+      task: 'deploy',
+      description: null,
+      payload: {},
+      statuses: [],
+      ...fields,
+    };
     this.deployments.push(deployment);
     return deployment;
   }
@@ -129,7 +137,9 @@ export class FakeGitHub {
     if (method === 'GET' && path.startsWith(`${base}/commits/`)) {
       const ref = decodeURIComponent(path.slice(`${base}/commits/`.length));
       const sha = this.commits.get(ref);
-      return sha ? { status: 200, body: { sha, url: `https://api.github.com${base}/commits/${sha}` } } : { status: 422, body: { message: `No commit found for SHA: ${ref}` } };
+      return sha
+        ? { status: 200, body: { sha, url: `https://api.github.com${base}/commits/${sha}` } }
+        : { status: 422, body: { message: `No commit found for SHA: ${ref}` } };
     }
     const pull = new RegExp(`^${base}/pulls/(\\d+)$`).exec(path);
     if (method === 'GET' && pull) {
@@ -139,7 +149,11 @@ export class FakeGitHub {
     if (method === 'POST' && path === `${base}/deployments`) return this.createDeployment(body as Record<string, unknown>);
     if (method === 'GET' && path === `${base}/deployments`) {
       const found = this.deployments
-        .filter((deployment) => (!query.get('sha') || deployment.sha === query.get('sha')) && (!query.get('environment') || deployment.environment === query.get('environment')))
+        .filter(
+          (deployment) =>
+            (!query.get('sha') || deployment.sha === query.get('sha')) &&
+            (!query.get('environment') || deployment.environment === query.get('environment')),
+        )
         .reverse()
         .map((deployment) => this.deploymentJson(deployment));
       return { status: 200, body: found };
@@ -251,7 +265,9 @@ const user = {
 function withEmptyUrlsFilled(body: unknown): unknown {
   if (Array.isArray(body)) return body.map(withEmptyUrlsFilled);
   if (typeof body !== 'object' || body === null) return body;
-  return Object.fromEntries(Object.entries(body).map(([key, value]) => [key, key.endsWith('_url') && value === '' ? 'https://empty.invalid/' : value]));
+  return Object.fromEntries(
+    Object.entries(body).map(([key, value]) => [key, key.endsWith('_url') && value === '' ? 'https://empty.invalid/' : value]),
+  );
 }
 
 function parseBody(body: unknown): unknown {

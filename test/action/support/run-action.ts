@@ -97,7 +97,10 @@ export async function runAction(options: RunActionOptions): Promise<ActionRun> {
 
     await run({ timing: options.timing ?? virtualTiming(), fetch: (url, init) => globalThis.fetch(url, init) });
 
-    const lines = printed.join('').split(/\r?\n/).filter((line) => line !== '');
+    const lines = printed
+      .join('')
+      .split(/\r?\n/)
+      .filter((line) => line !== '');
     return {
       outputs: parseOutputsFile(readFileSync(outputPath, 'utf8')),
       summary: readFileSync(summaryPath, 'utf8'),

@@ -88,9 +88,7 @@ const notFound = (): ApiReply => errorReply(404, 'Not Found');
 
 /** A template (`{name}`: one segment, `{name+}`: the rest of the path) as a regular expression with named groups. */
 function route(method: string, template: string, auth: Route['auth'], handle: Handler): Route {
-  const pattern = template.replace(/\{(\w+)(\+?)\}/g, (_, name: string, rest: string) =>
-    rest ? `(?<${name}>.+)` : `(?<${name}>[^/]+)`,
-  );
+  const pattern = template.replace(/\{(\w+)(\+?)\}/g, (_, name: string, rest: string) => (rest ? `(?<${name}>.+)` : `(?<${name}>[^/]+)`));
   return { method, pattern: new RegExp(`^${pattern}$`), auth, handle };
 }
 
@@ -103,11 +101,7 @@ function integer(text: string | undefined): number {
 }
 
 /** Page of a list with GitHub's `Link` header (`per_page` ≤ 100, `page` from 1). */
-function paginate<T>(
-  items: T[],
-  request: ApiRequest,
-  urls: StandinUrls,
-): { page: T[]; headers: Record<string, string> } {
+function paginate<T>(items: T[], request: ApiRequest, urls: StandinUrls): { page: T[]; headers: Record<string, string> } {
   const perPage = Math.min(Math.max(integer(request.query.get('per_page') ?? '30'), 1), 100);
   const page = Math.max(integer(request.query.get('page') ?? '1'), 1);
   const lastPage = Math.max(Math.ceil(items.length / perPage), 1);
@@ -438,18 +432,14 @@ const listDeployments = withRepository((request, repository, _params, _caller, {
   const filters = ['sha', 'ref', 'task', 'environment'] as const;
   const found = state.deployments
     .filter((deployment) => deployment.repository === repository.fullName)
-    .filter((deployment) =>
-      filters.every((name) => !request.query.has(name) || deployment[name] === request.query.get(name)),
-    )
+    .filter((deployment) => filters.every((name) => !request.query.has(name) || deployment[name] === request.query.get(name)))
     .reverse();
   const { page, headers } = paginate(found, request, urls);
   return { status: 200, body: page.map((deployment) => deploymentShape(repository, deployment, urls)), headers };
 });
 
 function findDeployment(state: StandinState, repository: Repository, id: string | undefined): Deployment | undefined {
-  return state.deployments.find(
-    (deployment) => deployment.id === integer(id) && deployment.repository === repository.fullName,
-  );
+  return state.deployments.find((deployment) => deployment.id === integer(id) && deployment.repository === repository.fullName);
 }
 
 const getDeployment = withRepository((_request, repository, params, _caller, { state, urls }) => {
@@ -590,9 +580,7 @@ const updateComment = withRepository((request, repository, params, caller, conte
 const listComments = withRepository((request, repository, params, _caller, { state, urls }) => {
   const issueNumber = integer(params.issue_number);
   if (!repository.pulls.has(issueNumber)) return notFound();
-  const comments = state.comments.filter(
-    (comment) => comment.repository === repository.fullName && comment.issueNumber === issueNumber,
-  );
+  const comments = state.comments.filter((comment) => comment.repository === repository.fullName && comment.issueNumber === issueNumber);
   const { page, headers } = paginate(comments, request, urls);
   const shaped = page.map((comment) => issueCommentShape(repository, comment, reactionsOf(state, comment.id), urls));
   return { status: 200, body: shaped, headers };
@@ -603,9 +591,7 @@ const createReaction = withRepository((request, repository, params, caller, { st
   if (!comment) return notFound();
   const content = body<{ content: string }>(request).content;
   const user = creatorOf(caller, state);
-  const existing = reactionsOf(state, comment.id).find(
-    (reaction) => reaction.content === content && reaction.user.login === user.login,
-  );
+  const existing = reactionsOf(state, comment.id).find((reaction) => reaction.content === content && reaction.user.login === user.login);
   if (existing) return { status: 200, body: reactionShape(existing, urls) };
   const reaction = { id: state.newId(), commentId: comment.id, user, content, createdAt: timestamp() };
   state.reactions.push(reaction);
@@ -659,9 +645,7 @@ export function handleApiRequest(request: ApiRequest, context: ApiContext): ApiR
     if (candidate.method !== request.method) continue;
     const found = candidate.pattern.exec(request.path);
     if (!found) continue;
-    const params = Object.fromEntries(
-      Object.entries(found.groups ?? {}).map(([name, value]) => [name, decodeURIComponent(value)]),
-    );
+    const params = Object.fromEntries(Object.entries(found.groups ?? {}).map(([name, value]) => [name, decodeURIComponent(value)]));
     const caller = authenticate(request, candidate.auth, context.state);
     if ('status' in caller) return caller;
     return candidate.handle(request, params, caller, context);

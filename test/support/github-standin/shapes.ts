@@ -201,13 +201,7 @@ export function installationTokenShape(token: string, expiresAt: number): Json {
   };
 }
 
-export function contentFileShape(
-  repository: Repository,
-  path: string,
-  text: string,
-  commitSha: string,
-  urls: StandinUrls,
-): Json {
+export function contentFileShape(repository: Repository, path: string, text: string, commitSha: string, urls: StandinUrls): Json {
   const blob = Buffer.from(text);
   const sha = createBlobSha(blob);
   const url = `${urls.api}/repos/${repository.fullName}/contents/${path}?ref=${commitSha}`;
@@ -266,12 +260,7 @@ export function commitShape(repository: Repository, commit: Commit, author: User
   return shaped;
 }
 
-export function combinedStatusShape(
-  repository: Repository,
-  sha: string,
-  statuses: CommitStatus[],
-  urls: StandinUrls,
-): Json {
+export function combinedStatusShape(repository: Repository, sha: string, statuses: CommitStatus[], urls: StandinUrls): Json {
   const states = statuses.map((status) => status.state);
   const state =
     states.includes('failure') || states.includes('error')
@@ -425,12 +414,7 @@ export function deploymentStatusShape(repository: Repository, status: Deployment
   };
 }
 
-export function issueCommentShape(
-  repository: Repository,
-  comment: Comment,
-  reactions: Reaction[],
-  urls: StandinUrls,
-): Json {
+export function issueCommentShape(repository: Repository, comment: Comment, reactions: Reaction[], urls: StandinUrls): Json {
   const api = `${urls.api}/repos/${repository.fullName}`;
   const counts = Object.fromEntries(
     REACTION_CONTENTS.map((content) => [content, reactions.filter((reaction) => reaction.content === content).length]),

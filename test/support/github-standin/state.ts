@@ -107,9 +107,7 @@ export interface Reaction {
 }
 
 /** Who a token authenticates: an installation (the app acting on its repositories) or a user. */
-export type TokenOwner =
-  | { kind: 'installation'; installationId: number; expiresAt: number }
-  | { kind: 'user'; user: User };
+export type TokenOwner = { kind: 'installation'; installationId: number; expiresAt: number } | { kind: 'user'; user: User };
 
 export interface AddRepositoryOptions {
   owner: string;
