@@ -76,23 +76,28 @@ export class StatusPublisher {
   async drain(): Promise<void> {
     const { store, owner } = this.options;
     const senders: Promise<void>[] = [];
-    let claimFailure: unknown = null;
+    // A sender's failure is caught the moment it happens, not when the round ends: a rejection without a
+    // handler while the round still claims (the store went away mid-round) would end the whole process.
+    let failure: unknown = null;
     try {
       for (;;) {
         const claimed = await store.claimStatuses(owner, STATUS_HOLD_MS, STATUS_CLAIM, [...this.busy]);
         if (claimed.length === 0) break;
         const installation = claimed[0]!.installationId;
         this.busy.add(installation);
-        senders.push(this.sendAll(claimed).finally(() => this.busy.delete(installation)));
+        senders.push(
+          this.sendAll(claimed)
+            .catch((error: unknown) => {
+              failure ??= error;
+            })
+            .finally(() => this.busy.delete(installation)),
+        );
       }
     } catch (error) {
-      claimFailure = error;
+      failure ??= error;
     }
-    // Every sender started is awaited, even when claiming more failed (the store went away mid-round): a
-    // sender left behind would reject unhandled when the store fails it too, and that ends the process.
-    const failed = (await Promise.allSettled(senders)).find((result) => result.status === 'rejected');
-    if (claimFailure !== null) throw claimFailure;
-    if (failed) throw failed.reason;
+    await Promise.all(senders);
+    if (failure !== null) throw failure;
   }
 
   private async sendAll(claimed: PendingStatus[]): Promise<void> {
