@@ -15,7 +15,7 @@ import { LocalDeployer } from './deployers/local.ts';
 import { sshDeployerFromEnvironment } from './deployers/ssh/from-environment.ts';
 import type { LeaseTiming } from './engine/leases.ts';
 import { BoundedOctokit } from './github/bounded-fetch.ts';
-import { latestDeploymentStatus } from './github/latest-status.ts';
+import { deploymentStatesOnGitHub } from './github/deployment-states.ts';
 import { loadDeployConfig } from './github/load-deploy-config.ts';
 import { probotAccess, type GitHubAccess } from './github/github-access.ts';
 import { LogLinks } from './github/log-links.ts';
@@ -117,7 +117,7 @@ export async function startBot(options: StartBotOptions): Promise<Bot> {
     secrets,
     lease: options.lease ?? config.lease,
     loadConfig,
-    latestStatus: (installationId, repository, id) => latestDeploymentStatus(access, installationId, repository, id),
+    deploymentStates: (installationId, repository, id) => deploymentStatesOnGitHub(access, installationId, repository, id),
     statusQueued: () => publisher.wake(),
     onAdmitted(_record, admission) {
       if (admission.kind === 'refuse') metrics.deploymentsRefused.inc({ reason: admission.duplicateOf !== null ? 'duplicate' : 'invalid' });

@@ -20621,7 +20621,12 @@ async function followDeployment(github, repository, deploymentId, options, timin
   const waitDeadline = timing.now() + options.waitTimeoutMs;
   const watched = await watchStatuses(github, repository, deploymentId, timing.now() + options.pickupTimeoutMs, waitDeadline, timing, log);
   if (watched.kind === "no-pickup") {
-    await abandonUnclaimedDeployment(github, repository, deploymentId, options.pickupTimeoutMs, log);
+    const abandonedAs = await abandonUnclaimedDeployment(github, repository, deploymentId, options.pickupTimeoutMs, log);
+    if (abandonedAs !== null && await pickedUpBefore(github, repository, deploymentId, abandonedAs, log)) {
+      log(`a bot picked #${deploymentId} up just as pickup-timeout ran out: following it to its end`);
+      const after = await watchStatuses(github, repository, deploymentId, waitDeadline, waitDeadline, timing, log, abandonedAs);
+      return after.kind === "terminal" ? terminalResult(deploymentId, after.status) : timeoutResult(deploymentId, void 0, options);
+    }
     const detail = `deployment #${deploymentId} has no status after ${formatDuration(options.pickupTimeoutMs)}`;
     return {
       ...emptyResult("error"),
@@ -20649,7 +20654,7 @@ async function followDeployment(github, repository, deploymentId, options, timin
   const originalResult = original.kind === "terminal" ? terminalResult(duplicate.originalId, original.status) : timeoutResult(duplicate.originalId, original.kind === "timeout" ? original.latest : void 0, options);
   return { ...originalResult, logUrl: originalResult.logUrl || linkOf(watched.status), duplicateOf: duplicate.originalId };
 }
-async function watchStatuses(github, repository, deploymentId, pickupDeadline, waitDeadline, timing, log) {
+async function watchStatuses(github, repository, deploymentId, pickupDeadline, waitDeadline, timing, log, ignoreUpTo = 0) {
   const printed = /* @__PURE__ */ new Set();
   let shownLogUrl = "";
   let delayMs = timing.pollFirstMs;
@@ -20660,7 +20665,7 @@ async function watchStatuses(github, repository, deploymentId, pickupDeadline, w
     try {
       const { data } = await github.rest.repos.listDeploymentStatuses({ ...repository, deployment_id: deploymentId, per_page: 100 });
       lastPollProblem = void 0;
-      const statuses = data;
+      const statuses = data.filter((status) => status.id > ignoreUpTo);
       const unseen = statuses.filter((status) => !printed.has(status.id)).reverse();
       for (const status of unseen) {
         printed.add(status.id);
@@ -20733,14 +20738,27 @@ function linkOf(status) {
 }
 async function abandonUnclaimedDeployment(github, repository, deploymentId, pickupTimeoutMs, log) {
   try {
-    await github.rest.repos.createDeploymentStatus({
+    const { data } = await github.rest.repos.createDeploymentStatus({
       ...repository,
       deployment_id: deploymentId,
       state: "error",
       description: `no shipguard bot picked this deployment up within ${formatDuration(pickupTimeoutMs)}; abandoned by the Action`
     });
+    return data.id;
   } catch (error2) {
-    log(`could not mark deployment #${deploymentId} as abandoned: ${describeFailure(error2).message}`);
+    log(
+      `could not mark deployment #${deploymentId} as abandoned (a bot that picks it up later may still run it): ${describeFailure(error2).message}`
+    );
+    return null;
+  }
+}
+async function pickedUpBefore(github, repository, deploymentId, abandonedAs, log) {
+  try {
+    const { data } = await github.rest.repos.listDeploymentStatuses({ ...repository, deployment_id: deploymentId, per_page: 100 });
+    return data.some((s) => s.id < abandonedAs && (s.state === "queued" || s.state === "in_progress"));
+  } catch (error2) {
+    log(`could not read #${deploymentId} again after marking it abandoned: ${describeFailure(error2).message}`);
+    return false;
   }
 }
 

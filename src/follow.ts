@@ -58,7 +58,15 @@ export async function followDeployment(
   const watched = await watchStatuses(github, repository, deploymentId, timing.now() + options.pickupTimeoutMs, waitDeadline, timing, log);
 
   if (watched.kind === 'no-pickup') {
-    await abandonUnclaimedDeployment(github, repository, deploymentId, options.pickupTimeoutMs, log);
+    const abandonedAs = await abandonUnclaimedDeployment(github, repository, deploymentId, options.pickupTimeoutMs, log);
+    // A bot's status may have landed between the last poll and our `error`. That bot reads the statuses
+    // again before its first host, so it may run or not depending on whether it saw our `error`: it says
+    // which with a status after ours. Follow it then, rather than tell a failure that may not be true.
+    if (abandonedAs !== null && (await pickedUpBefore(github, repository, deploymentId, abandonedAs, log))) {
+      log(`a bot picked #${deploymentId} up just as pickup-timeout ran out: following it to its end`);
+      const after = await watchStatuses(github, repository, deploymentId, waitDeadline, waitDeadline, timing, log, abandonedAs);
+      return after.kind === 'terminal' ? terminalResult(deploymentId, after.status) : timeoutResult(deploymentId, undefined, options);
+    }
     const detail = `deployment #${deploymentId} has no status after ${formatDuration(options.pickupTimeoutMs)}`;
     return {
       ...emptyResult('error'),
@@ -94,7 +102,10 @@ export async function followDeployment(
   return { ...originalResult, logUrl: originalResult.logUrl || linkOf(watched.status), duplicateOf: duplicate.originalId };
 }
 
-/** Polls until a terminal status, the pickup deadline with no status at all, or the wait deadline. */
+/**
+ * Polls until a terminal status, the pickup deadline with no status at all, or the wait deadline.
+ * Statuses up to `ignoreUpTo` (a status id) are history: only newer ones count.
+ */
 async function watchStatuses(
   github: GitHubClient,
   repository: RepositoryName,
@@ -103,6 +114,7 @@ async function watchStatuses(
   waitDeadline: number,
   timing: Timing,
   log: (line: string) => void,
+  ignoreUpTo = 0,
 ): Promise<WatchResult> {
   const printed = new Set<number>();
   let shownLogUrl = '';
@@ -114,7 +126,7 @@ async function watchStatuses(
     try {
       const { data } = await github.rest.repos.listDeploymentStatuses({ ...repository, deployment_id: deploymentId, per_page: 100 });
       lastPollProblem = undefined;
-      const statuses = data as DeploymentStatus[]; // newest first
+      const statuses = (data as DeploymentStatus[]).filter((status) => status.id > ignoreUpTo); // newest first
       const unseen = statuses.filter((status) => !printed.has(status.id)).reverse();
       for (const status of unseen) {
         printed.add(status.id);
@@ -199,7 +211,7 @@ function linkOf(status: DeploymentStatus): string {
 
 /**
  * Nobody claimed the deployment: end it with `error` so that a bot installed or restarted later does not
- * run a deploy that its requester has already been told failed.
+ * run a deploy that its requester has already been told failed. Returns the status id, or null.
  */
 async function abandonUnclaimedDeployment(
   github: GitHubClient,
@@ -207,15 +219,36 @@ async function abandonUnclaimedDeployment(
   deploymentId: number,
   pickupTimeoutMs: number,
   log: (line: string) => void,
-): Promise<void> {
+): Promise<number | null> {
   try {
-    await github.rest.repos.createDeploymentStatus({
+    const { data } = await github.rest.repos.createDeploymentStatus({
       ...repository,
       deployment_id: deploymentId,
       state: 'error',
       description: `no shipguard bot picked this deployment up within ${formatDuration(pickupTimeoutMs)}; abandoned by the Action`,
     });
+    return data.id;
   } catch (error) {
-    log(`could not mark deployment #${deploymentId} as abandoned: ${describeFailure(error).message}`);
+    log(
+      `could not mark deployment #${deploymentId} as abandoned (a bot that picks it up later may still run it): ${describeFailure(error).message}`,
+    );
+    return null;
+  }
+}
+
+/** Whether a bot's `queued` or `in_progress` precedes the Action's `error` (status ids grow with time). */
+async function pickedUpBefore(
+  github: GitHubClient,
+  repository: RepositoryName,
+  deploymentId: number,
+  abandonedAs: number,
+  log: (line: string) => void,
+): Promise<boolean> {
+  try {
+    const { data } = await github.rest.repos.listDeploymentStatuses({ ...repository, deployment_id: deploymentId, per_page: 100 });
+    return (data as DeploymentStatus[]).some((s) => s.id < abandonedAs && (s.state === 'queued' || s.state === 'in_progress'));
+  } catch (error) {
+    log(`could not read #${deploymentId} again after marking it abandoned: ${describeFailure(error).message}`);
+    return false;
   }
 }

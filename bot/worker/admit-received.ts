@@ -1,9 +1,9 @@
 // Admission of received deployments: load deploy.yml (default branch), then let the engine's pure
 // `admit` decide under the environment's lock, and queue the statuses that decision implies.
 import type { Logger } from 'pino';
-import { isTerminalStatus } from '../../common/deploy-intent.ts';
 import { admit, supersededDescription, type Admission, type ConfigFact } from '../engine/admission.ts';
 import { ADMISSION_HOLD_MS } from '../engine/leases.ts';
+import { endedOnGitHub } from '../engine/pickup.ts';
 import { DeployConfigError, environmentConfig, type DeployConfig } from '../engine/deploy-config.ts';
 import type { DeploymentRecord, Store } from '../store/store.ts';
 import { statusFor, type LogLinkSigner, type StatusToPublish } from '../engine/status-for.ts';
@@ -14,8 +14,8 @@ export interface AdmissionContext {
   links: LogLinkSigner;
   log: Logger;
   loadConfig(installationId: number, repository: string): Promise<DeployConfig>;
-  /** The deployment's latest status on GitHub, or null when it has none. */
-  latestStatus(installationId: number, repository: string, deploymentId: number): Promise<string | null>;
+  /** The states GitHub holds for the deployment, newest first. */
+  deploymentStates(installationId: number, repository: string, deploymentId: number): Promise<string[]>;
   onAdmitted?(record: DeploymentRecord, admission: Admission): void;
 }
 
@@ -32,10 +32,9 @@ export async function admitReceived(context: AdmissionContext): Promise<number> 
   };
   const admitOne = async (record: DeploymentRecord) => {
     let config: ConfigFact;
-    let endedOnGitHub: string | null;
+    let ended: string | null;
     try {
-      const latest = await context.latestStatus(record.installationId, record.repository, record.id);
-      endedOnGitHub = latest !== null && isTerminalStatus(latest) ? latest : null;
+      ended = endedOnGitHub(await context.deploymentStates(record.installationId, record.repository, record.id));
       try {
         config = { ok: true, environment: environmentConfig(await configOf(record), record.environment) };
       } catch (error) {
@@ -52,7 +51,7 @@ export async function admitReceived(context: AdmissionContext): Promise<number> 
       config,
       admit,
       (decision, current) => admissionStatuses(decision, current, context.links),
-      endedOnGitHub,
+      ended,
     );
     if (admission) {
       decided++;

@@ -11,6 +11,7 @@
 import type { Logger } from 'pino';
 import { progressDescription, PROGRESS_INTERVAL_MS } from '../engine/descriptions.ts';
 import { leaseStanding, renewalRetryMs, type LeaseTiming } from '../engine/leases.ts';
+import { notRunDescription, pickupCheck } from '../engine/pickup.ts';
 import type { ActingPhase, DeployResult, HostOutcome, HostState } from '../engine/outcomes.ts';
 import { githubStateFor } from '../engine/states.ts';
 import { statusFor, type LogLinkSigner } from '../engine/status-for.ts';
@@ -30,6 +31,8 @@ export interface RunContext {
   log: Logger;
   /** A status was queued: the publisher should look now. */
   statusQueued(): void;
+  /** The states GitHub holds for a deployment, newest first (checked before the first host starts). */
+  deploymentStates(installationId: number, repository: string, deploymentId: number): Promise<string[]>;
   onFinished?(record: DeploymentRecord, finish: Finish, hosts: Array<{ state: HostState; ms: number }>): void;
 }
 
@@ -37,6 +40,8 @@ const OUTPUT_FLUSH_MS = 1000;
 const CANCEL_POLL_MS = 1000;
 /** Between attempts of a write that must not be lost (a host's end, the final state). */
 const WRITE_RETRY_MS = 1000;
+/** How long the first host waits for GitHub to show the bot's pickup and no ending (a GitHub outage). */
+const PICKUP_CONFIRM_MS = 5 * 60_000;
 
 export class DeploymentRunner {
   readonly id: number;
@@ -125,7 +130,11 @@ export class DeploymentRunner {
     try {
       if (this.resumed) this.queueStatus('phase', 'resumed by another bot after its runner stopped');
       const deployer = deployerFor(this.context.deployers, this.record.config!.deployer);
-      result = typeof deployer === 'string' ? { state: 'error', description: deployer } : await deployer.deploy(this.job(hosts), events);
+      // Before the first host (also when a takeover finds none started): still wanted on GitHub?
+      const notStarted = hosts.every((h) => h.state === 'pending') ? await this.confirmPickup() : null;
+      result =
+        notStarted ??
+        (typeof deployer === 'string' ? { state: 'error', description: deployer } : await deployer.deploy(this.job(hosts), events));
     } catch (error) {
       // A deployer that throws may have acted: unknown, never retried (rule 4).
       log.error({ err: error, deployment: this.id }, 'deployer failed unexpectedly');
@@ -153,6 +162,35 @@ export class DeploymentRunner {
       this.context.onFinished?.(this.record, finish, hostDurations);
     } else if (this.fenced) {
       log.warn({ deployment: this.id }, 'lease lost while deploying: another bot took this deployment over; its end is theirs to record');
+    }
+  }
+
+  /**
+   * Null when the deployment may start: GitHub shows the bot's pickup and nobody ended it there. Otherwise
+   * why it does not run: ended on GitHub (the Action gave up on it), GitHub silent for too long, or the
+   * runner was stopped while asking (handed over: nothing has run).
+   */
+  private async confirmPickup(): Promise<DeployResult | null> {
+    const { log } = this.context;
+    const giveUpAt = Date.now() + PICKUP_CONFIRM_MS;
+    for (;;) {
+      if (this.drainSignal.signal.aborted || this.haltSignal.signal.aborted || this.fenced) {
+        return { state: 'handed_over', description: 'stopped before the first host started' };
+      }
+      try {
+        const check = pickupCheck(await this.context.deploymentStates(this.record.installationId, this.record.repository, this.id));
+        if (check.kind === 'clear') return null;
+        if (check.kind === 'ended') {
+          log.warn({ deployment: this.id, githubState: check.state }, 'not run: GitHub shows it ended before the first host started');
+          return { state: 'error', description: notRunDescription(check.state) };
+        }
+      } catch (error) {
+        log.warn({ err: error, deployment: this.id }, 'could not read the deployment’s statuses on GitHub; asking again');
+      }
+      if (Date.now() >= giveUpAt) {
+        return { state: 'error', description: 'not run: GitHub did not show this deployment as still wanted within 5m' };
+      }
+      await sleep(WRITE_RETRY_MS);
     }
   }
 

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FakeGitHub, serveWithNock } from './support/fake-github.ts';
+import { FakeGitHub, serveWithNock, type FakeDeployment } from './support/fake-github.ts';
 import { runAction, virtualTiming, WORKFLOW_SHA } from './support/run-action.ts';
 
 const API = 'https://api.github.com';
@@ -219,5 +219,45 @@ describe('a deploy that does not succeed', () => {
     expect(result.outputs.state).toBe('error');
     // Marked error on GitHub, so a bot installed later does not run a deploy its requester saw fail.
     expect(github.deployments[0]!.statuses.map((status) => status.state)).toEqual(['error']);
+  });
+
+  describe('a bot’s pickup landing just before the Action’s error', () => {
+    // The bot's `queued` reaches GitHub after the Action's last poll and before its `error`: the bot reads
+    // the statuses again before its first host, and says with a status after the Action's whether it ran.
+    let pollsAfterError: number;
+    let afterError: (deployment: FakeDeployment, poll: number) => void;
+    beforeEach(() => {
+      pollsAfterError = -1;
+      github.beforeStatusCreate = (deployment, state) => {
+        if (state !== 'error' || pollsAfterError >= 0) return;
+        github.addStatus(deployment, 'queued', 'queued');
+        pollsAfterError = 0;
+      };
+      github.onStatusPoll = (deployment) => {
+        if (pollsAfterError >= 0) afterError(deployment, ++pollsAfterError);
+      };
+    });
+
+    it('follows the bot when it ran the deploy, and reports its outcome', async () => {
+      afterError = (deployment, poll) => {
+        if (poll === 2) github.addStatus(deployment, 'in_progress', 'deploying 0/2 hosts', { log_url: LOG_URL });
+        if (poll === 3) github.addStatus(deployment, 'success', 'deployed to 2/2 hosts', { log_url: LOG_URL });
+      };
+      const result = await runAction({ apiUrl: API, inputs: { environment: 'staging', 'pickup-timeout': '90s' }, timing: virtualTiming() });
+      expect(result.failed).toBe(false);
+      expect(result.outputs.state).toBe('success');
+      expect(result.lines).toContain(`a bot picked #${created()} up just as pickup-timeout ran out: following it to its end`);
+    });
+
+    it('fails with the bot’s own words when the bot saw the error and ran nothing', async () => {
+      const notRun = 'not run: GitHub showed error before the first host started (the requester stopped waiting)';
+      afterError = (deployment, poll) => {
+        if (poll === 2) github.addStatus(deployment, 'error', notRun);
+      };
+      const result = await runAction({ apiUrl: API, inputs: { environment: 'staging', 'pickup-timeout': '90s' }, timing: virtualTiming() });
+      expect(result.failed).toBe(true);
+      expect(result.errors).toEqual([`deployment #${created()} ended error: ${notRun}`]);
+      expect(github.deployments[0]!.statuses.map((status) => status.state)).toEqual(['queued', 'error', 'error']);
+    });
   });
 });

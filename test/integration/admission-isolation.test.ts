@@ -40,7 +40,7 @@ it('a repository whose deploy.yml read hangs does not stall admission in another
     links: { url: (id) => `http://bot.test/deployments/${id}` },
     log: pino({ level: 'silent' }),
     loadConfig: async (_installation, repository) => (repository === 'acme/slow' ? slowRead : config),
-    latestStatus: async () => null,
+    deploymentStates: async () => [],
   });
   // acme/fast is queued while acme/slow's read still hangs.
   for (let i = 0; (await t.store.deployment(2))!.state !== 'queued'; i++) {

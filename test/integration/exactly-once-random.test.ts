@@ -640,7 +640,7 @@ async function runScenario(shared: Shared, s: Scenario, known: readonly string[]
       links,
       log,
       loadConfig: async () => config,
-      latestStatus: async () => null,
+      deploymentStates: async () => ['queued'],
     });
 
     const startWorker = (bot: Bot) => {
@@ -652,7 +652,7 @@ async function runScenario(shared: Shared, s: Scenario, known: readonly string[]
         deployers: new Map([['ssh', deployerFor(fleet, bot)]]),
         secrets: [],
         loadConfig: async () => config,
-        latestStatus: async () => null,
+        deploymentStates: async () => ['queued'],
         statusQueued: () => {},
         lease: LEASE,
         pollMs: POLL_MS,

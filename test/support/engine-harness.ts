@@ -68,7 +68,11 @@ export async function startEngine(options: {
     deployers: new Map<string, Deployer>([['local', new LocalDeployer({ cwd: workDir })], ...Object.entries(options.deployers ?? {})]),
     secrets: ['s3cr3t-value'],
     loadConfig: async () => config,
-    latestStatus: async (_installation, _repository, id) => published.filter((s) => s.deploymentId === id).at(-1)?.state ?? null,
+    deploymentStates: async (_installation, _repository, id) =>
+      published
+        .filter((s) => s.deploymentId === id)
+        .map((s) => s.state)
+        .reverse(),
     statusQueued: () => publisher.wake(),
     pollMs: 50,
   });

@@ -63,6 +63,8 @@ export class FakeGitHub {
   onCreate: (call: number, body: Record<string, unknown>) => CreateBehaviour = () => 'create';
   /** Runs before each status listing (1-based count per deployment): add statuses, or answer instead. */
   onStatusPoll: (deployment: FakeDeployment, poll: number) => FakeAnswer | void = () => undefined;
+  /** Runs just before a status the Action posts is stored (to land another writer's status first). */
+  beforeStatusCreate: (deployment: FakeDeployment, state: string) => void = () => undefined;
   private createCalls = 0;
   private nextDeploymentId = 1000;
   private nextStatusId = 5000;
@@ -170,6 +172,7 @@ export class FakeGitHub {
     }
     if (method === 'POST' && deployment) {
       const fields = body as { state: string; description?: string; log_url?: string };
+      this.beforeStatusCreate(deployment, fields.state);
       const status = this.addStatus(deployment, fields.state, fields.description ?? '', fields.log_url ? { log_url: fields.log_url } : {});
       return { status: 201, body: this.statusJson(deployment, status) };
     }
