@@ -122,6 +122,7 @@ export async function startBot(options: StartBotOptions): Promise<Bot> {
     onAdmitted(_record, admission) {
       if (admission.kind === 'refuse') metrics.deploymentsRefused.inc({ reason: admission.duplicateOf !== null ? 'duplicate' : 'invalid' });
     },
+    onIgnored: () => metrics.deploymentsIgnored.inc(),
     onFinished(record, finish, hosts) {
       metrics.deploymentsFinished.inc({ state: finish.state });
       if (record.startedAt) metrics.deployDuration.observe({ state: finish.state }, (Date.now() - record.startedAt.getTime()) / 1000);

@@ -66,6 +66,14 @@ class SqlStore implements Store {
     return rows.length === 1;
   }
 
+  async forgetReceived(id: number): Promise<void> {
+    await this.db.query(
+      `WITH gone AS (DELETE FROM deployments WHERE id = $1 AND state = 'received' RETURNING id)
+       DELETE FROM deployment_events WHERE deployment_id IN (SELECT id FROM gone)`,
+      [id],
+    );
+  }
+
   async claimReceived(owner: string, holdMs: number, limit: number): Promise<DeploymentRecord[]> {
     const rows = await this.db.query(
       `UPDATE deployments SET lease_owner = $1, lease_expires_at = now() + make_interval(secs => $2::float8 / 1000)

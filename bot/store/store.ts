@@ -95,6 +95,8 @@ export interface Store {
   /** False when this deployment id is known already. Records it as `received`, with its delivery. */
   recordReceived(deployment: NewDeployment, delivery?: { guid: string; event: string }): Promise<boolean>;
 
+  /** Drops a `received` deployment that is not shipguard's (bot/engine/whose-deployment.ts), timeline and all. */
+  forgetReceived(id: number): Promise<void>;
   /** Hands `received` deployments to one replica for admission (held for `holdMs`). */
   claimReceived(owner: string, holdMs: number, limit: number): Promise<DeploymentRecord[]>;
   /**

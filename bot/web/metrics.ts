@@ -17,6 +17,11 @@ export class BotMetrics {
     labelNames: ['reason'],
     registers: [this.registry],
   });
+  readonly deploymentsIgnored = new Counter({
+    name: 'shipguard_deployments_ignored_total',
+    help: 'Deployments left alone because they are not shipguard’s (environment not in deploy.yml, no shipguard payload keys)',
+    registers: [this.registry],
+  });
   readonly deployDuration = new Histogram({
     name: 'shipguard_deploy_duration_seconds',
     help: 'Time from start to end of a deployment',

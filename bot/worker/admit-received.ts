@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { admit, supersededDescription, type Admission, type ConfigFact } from '../engine/admission.ts';
 import { ADMISSION_HOLD_MS } from '../engine/leases.ts';
 import { endedOnGitHub } from '../engine/pickup.ts';
+import { isShipguardDeployment } from '../engine/whose-deployment.ts';
 import { DeployConfigError, environmentConfig, type DeployConfig } from '../engine/deploy-config.ts';
 import type { DeploymentRecord, Store } from '../store/store.ts';
 import { statusFor, type LogLinkSigner, type StatusToPublish } from '../engine/status-for.ts';
@@ -17,6 +18,8 @@ export interface AdmissionContext {
   /** The states GitHub holds for the deployment, newest first. */
   deploymentStates(installationId: number, repository: string, deploymentId: number): Promise<string[]>;
   onAdmitted?(record: DeploymentRecord, admission: Admission): void;
+  /** A deployment that is not shipguard's was left alone. */
+  onIgnored?(record: DeploymentRecord): void;
 }
 
 /** Admits what is waiting; returns how many were decided. */
@@ -32,18 +35,26 @@ export async function admitReceived(context: AdmissionContext): Promise<number> 
   };
   const admitOne = async (record: DeploymentRecord) => {
     let config: ConfigFact;
-    let ended: string | null;
+    let ended: string | null = null;
     try {
-      ended = endedOnGitHub(await context.deploymentStates(record.installationId, record.repository, record.id));
       try {
         config = { ok: true, environment: environmentConfig(await configOf(record), record.environment) };
       } catch (error) {
         if (!(error instanceof DeployConfigError)) throw error;
         config = { ok: false, summary: error.summary, detail: error.message };
       }
+      if (isShipguardDeployment(config, record.payload)) {
+        ended = endedOnGitHub(await context.deploymentStates(record.installationId, record.repository, record.id));
+      }
     } catch (error) {
       // GitHub unreachable: reading is safe to repeat, so the deployment waits for the next round.
       log.warn({ err: error, deployment: record.id }, 'could not read from GitHub; will try again');
+      return;
+    }
+    if (!isShipguardDeployment(config, record.payload)) {
+      log.debug({ deployment: record.id, repository: record.repository, environment: record.environment }, 'not shipguard’s: left alone');
+      await store.forgetReceived(record.id);
+      context.onIgnored?.(record);
       return;
     }
     const admission = await store.admit(

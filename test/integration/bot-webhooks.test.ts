@@ -118,12 +118,26 @@ describe('bot: deployment webhooks', { timeout: 180_000 }, () => {
       deployYml: 'environments:\n  staging:\n    deployer: local\n    concurrency: zero\n    deploy: touch ran\n',
     });
     bot = await startBotIn(world);
-    const id = await world.createDeployment({});
+    // Asked of shipguard (the Action's key): with deploy.yml unreadable, only the payload says it is ours.
+    const id = await world.createDeployment({ payload: { idempotency_key: '4100/1/deploy/staging' } });
     const end = await terminal(id);
     expect(end).toMatchObject({
       state: 'error',
       description: '.github/deploy.yml: environments.staging.concurrency: Invalid input: expected number, received string',
     });
+  });
+
+  it('whose deployments: a GitHub Pages deployment in a repository using shipguard gets no status and leaves no record', async () => {
+    world = await startWorld({ deployYml: yml('touch "$DEPLOY_HOST.ran"') });
+    bot = await startBotIn(world);
+    const pages = await world.createDeployment({ environment: 'github-pages' });
+    const ours = await world.createDeployment({}); // admitted after the first: once it has ended, the first was decided
+    expect((await terminal(ours)).state).toBe('success');
+    expect(world.github.statuses(pages)).toEqual([]);
+    expect(await bot.store.deployment(pages)).toBeNull();
+    const metrics = await (await fetch(`${bot.url}/metrics`)).text();
+    expect(metrics).toMatch(/^shipguard_deployments_ignored_total 1$/m);
+    expect(world.github.problems).toEqual([]);
   });
 
   it('reads deploy.yml from the default branch, never from the deployed ref', async () => {

@@ -127,13 +127,29 @@ describe.each(STORE_KINDS)('engine with the local deployer (%s store)', { timeou
     expect(statuses.at(-1)!.description).toBe('rollback: deployed to 3/3 hosts');
   });
 
-  it('rule 8: an unknown environment ends error naming the environments that exist, and runs nothing', async () => {
+  it('rule 8: an unknown environment asked of shipguard ends error naming the environments that exist, and runs nothing', async () => {
     e = await startEngine({ kind, deployYml: yml() });
-    await e.receive({ id: 1, environment: 'prod' });
-    expect(await e.settled(1)).toEqual([
-      expect.objectContaining({ state: 'error', description: 'unknown environment prod (.github/deploy.yml defines: staging)' }),
-    ]);
+    await e.receive({ id: 1, environment: 'prod', payload: { idempotency_key: '4100/1/deploy/prod' } });
+    await e.receive({ id: 2, environment: 'qa', payload: { requested_by: 'octocat' } });
+    for (const id of [1, 2]) {
+      const environment = id === 1 ? 'prod' : 'qa';
+      expect(await e.settled(id)).toEqual([
+        expect.objectContaining({
+          state: 'error',
+          description: `unknown environment ${environment} (.github/deploy.yml defines: staging)`,
+        }),
+      ]);
+    }
     expect(existsSync(join(e.workDir, 'runs-web-1'))).toBe(false);
+  });
+
+  it('whose deployments: one for an environment deploy.yml does not define, without shipguard’s keys, is left alone', async () => {
+    e = await startEngine({ kind, deployYml: yml() });
+    await e.receive({ id: 1, environment: 'github-pages' });
+    await e.receive({ id: 2 }); // admitted after #1 (received order): once it has ended, #1 was decided
+    expect((await e.settled(2)).at(-1)).toEqual(expect.objectContaining({ state: 'success' }));
+    expect(e.published.filter((status) => status.deploymentId === 1)).toEqual([]);
+    expect(await e.store.deployment(1)).toBeNull();
   });
 
   it('host output is redacted of bot secrets', async () => {
