@@ -2,11 +2,11 @@
 
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 const PART = /(\d+)(ms|s|m|h|d)/g;
-const WHOLE = /^(?:\d+(?:ms|s|m|h|d))+$/;
+export const DURATION = /^(?:\d+(?:ms|s|m|h|d))+$/;
 
 export function parseDuration(text: string): number {
   const value = text.trim();
-  if (!WHOLE.test(value)) {
+  if (!DURATION.test(value)) {
     throw new Error(`invalid duration ${JSON.stringify(text)}: expected a number and a unit, like 90s, 15m, 2h or 1h30m`);
   }
   let total = 0;

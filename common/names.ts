@@ -3,7 +3,7 @@
 // the Action and the bot refuse bad input with the same words.
 
 const SHA = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
-const ENVIRONMENT = /^[A-Za-z0-9._-]{1,64}$/;
+export const ENVIRONMENT_NAME = /^[A-Za-z0-9._-]{1,64}$/;
 // Tasks are environment-like names; ':' is allowed for sub-tasks such as `deploy:noop`.
 const TASK = /^[A-Za-z0-9._:-]{1,64}$/;
 const REPOSITORY = /^[A-Za-z0-9-]{1,39}\/[A-Za-z0-9._-]{1,100}$/;
@@ -15,7 +15,7 @@ export function shaError(value: string): string | null {
 }
 
 export function environmentNameError(value: string): string | null {
-  if (ENVIRONMENT.test(value)) return null;
+  if (ENVIRONMENT_NAME.test(value)) return null;
   return `invalid environment name ${describe(value)}: use 1 to 64 of A-Z a-z 0-9 . _ -`;
 }
 

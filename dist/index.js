@@ -20578,10 +20578,10 @@ function refusalMessage(failure, repository) {
 // common/duration.ts
 var UNIT_MS = { ms: 1, s: 1e3, m: 6e4, h: 36e5, d: 864e5 };
 var PART = /(\d+)(ms|s|m|h|d)/g;
-var WHOLE = /^(?:\d+(?:ms|s|m|h|d))+$/;
+var DURATION = /^(?:\d+(?:ms|s|m|h|d))+$/;
 function parseDuration(text) {
   const value = text.trim();
-  if (!WHOLE.test(value)) {
+  if (!DURATION.test(value)) {
     throw new Error(`invalid duration ${JSON.stringify(text)}: expected a number and a unit, like 90s, 15m, 2h or 1h30m`);
   }
   let total = 0;
@@ -24943,11 +24943,11 @@ function createGitHubClient(token, apiUrl, fetch2) {
 }
 
 // common/names.ts
-var ENVIRONMENT = /^[A-Za-z0-9._-]{1,64}$/;
+var ENVIRONMENT_NAME = /^[A-Za-z0-9._-]{1,64}$/;
 var REPOSITORY = /^[A-Za-z0-9-]{1,39}\/[A-Za-z0-9._-]{1,100}$/;
 var MAX_REF_LENGTH = 255;
 function environmentNameError(value) {
-  if (ENVIRONMENT.test(value)) return null;
+  if (ENVIRONMENT_NAME.test(value)) return null;
   return `invalid environment name ${describe(value)}: use 1 to 64 of A-Z a-z 0-9 . _ -`;
 }
 function repositoryNameError(value) {

@@ -1,17 +1,23 @@
 // `.github/deploy.yml`: parsed, validated and normalised. Always read from the default branch
 // (see loadDeployConfig's caller), so a pull request cannot change what runs where.
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { durationField as duration } from './config-fields.ts';
-import { environmentNameError } from '../../common/names.ts';
+import { durationField as duration, whenParsed } from './config-fields.ts';
+import { configErrorMap, configProblems, type ConfigProblem } from './config-problems.ts';
+import { formatDuration } from '../../common/duration.ts';
+import { ENVIRONMENT_NAME, describe, environmentNameError } from '../../common/names.ts';
+import { nearMiss } from './near-miss.ts';
+import { parseYamlText } from './yaml-document.ts';
 import { parseHostSpec } from './host-spec.ts';
 
 export const DEPLOY_CONFIG_PATH = '.github/deploy.yml';
 
-const environmentName = z.string().superRefine((name, ctx) => {
-  const error = environmentNameError(name);
-  if (error) ctx.addIssue({ code: 'custom', message: error });
-});
+const environmentName = z
+  .string()
+  .meta({ pattern: ENVIRONMENT_NAME.source })
+  .superRefine((name, ctx) => {
+    const error = environmentNameError(name);
+    if (error) ctx.addIssue({ code: 'custom', message: error });
+  });
 
 const hostSpec = z.string().refine((spec) => parseHostSpec(spec) !== null, {
   message: 'expected [user@]host[:port], e.g. deploy@10.0.0.5 or deploy@10.0.0.6:2222',
@@ -46,25 +52,41 @@ const environmentSchema = z
       .default('ssh'),
   })
   .strict()
-  .superRefine((env, ctx) => {
-    const t = env.timeouts;
-    // Rule 5: every timeout is ordered, inner < outer.
+  // Rule 5: every timeout is ordered, inner < outer.
+  .superRefine(({ timeouts: t }, ctx) => {
     if (!(t.connect < t.command && t.command < t.total)) {
-      ctx.addIssue({ code: 'custom', path: ['timeouts'], message: 'must be ordered: connect < command < total' });
+      const got = `connect ${formatDuration(t.connect)}, command ${formatDuration(t.command)}, total ${formatDuration(t.total)}`;
+      ctx.addIssue({ code: 'custom', path: ['timeouts'], message: `must be ordered connect < command < total, got ${got}` });
     }
-    if (env.inactivity !== undefined && env.inactivity >= t.command) {
-      ctx.addIssue({ code: 'custom', path: ['inactivity'], message: 'must be shorter than timeouts.command' });
-    }
-    const isHttp = env.deployer !== 'ssh' && env.deployer !== 'local';
-    if (!isHttp && !env.deploy) ctx.addIssue({ code: 'custom', path: ['deploy'], message: 'is required (the command run on each host)' });
-    if (env.deployer === 'ssh' && !env.hosts)
-      ctx.addIssue({ code: 'custom', path: ['hosts'], message: 'is required for the ssh deployer' });
-    if (env.hosts && new Set(env.hosts).size !== env.hosts.length) {
-      ctx.addIssue({ code: 'custom', path: ['hosts'], message: 'lists a host twice' });
-    }
-  });
+  }, whenParsed('timeouts'))
+  .superRefine(
+    (env, ctx) => {
+      if (env.inactivity !== undefined && env.inactivity >= env.timeouts.command) {
+        ctx.addIssue({ code: 'custom', path: ['inactivity'], message: 'must be shorter than timeouts.command' });
+      }
+    },
+    whenParsed('inactivity', 'timeouts'),
+  )
+  .superRefine(
+    (env, ctx) => {
+      const isHttp = env.deployer !== 'ssh' && env.deployer !== 'local';
+      if (!isHttp && env.deploy === undefined)
+        ctx.addIssue({ code: 'custom', path: ['deploy'], message: 'is required (the command run on each host)' });
+    },
+    whenParsed('deployer', 'deploy'),
+  )
+  .superRefine(
+    (env, ctx) => {
+      if (env.deployer === 'ssh' && !env.hosts)
+        ctx.addIssue({ code: 'custom', path: ['hosts'], message: 'is required for the ssh deployer' });
+      if (env.hosts && new Set(env.hosts).size !== env.hosts.length) {
+        ctx.addIssue({ code: 'custom', path: ['hosts'], message: 'lists a host twice' });
+      }
+    },
+    whenParsed('deployer', 'hosts'),
+  );
 
-const configSchema = z
+export const deployConfigSchema = z
   .object({
     default_environment: environmentName.optional(),
     environments: z.record(environmentName, environmentSchema).refine((envs) => Object.keys(envs).length > 0, {
@@ -73,21 +95,38 @@ const configSchema = z
   })
   .strict()
   .superRefine((config, ctx) => {
-    const names = Object.keys(config.environments);
-    if (config.default_environment && !names.includes(config.default_environment)) {
-      ctx.addIssue({ code: 'custom', path: ['default_environment'], message: `names no environment (defined: ${names.join(', ')})` });
+    const names = environmentNames(config);
+    if (names && config.default_environment && !names.includes(config.default_environment)) {
+      ctx.addIssue({ code: 'custom', path: ['default_environment'], message: unknownEnvironment(config.default_environment, names) });
     }
-    for (const [name, env] of Object.entries(config.environments)) {
-      for (const required of env.requires ?? []) {
-        if (!names.includes(required)) {
-          ctx.addIssue({ code: 'custom', path: ['environments', name, 'requires'], message: `names unknown environment ${required}` });
+  }, whenParsed('default_environment'))
+  .superRefine((config, ctx) => {
+    const names = environmentNames(config);
+    for (const [name, env] of Object.entries(config.environments ?? {})) {
+      const requires: unknown = (env as { requires?: unknown } | null)?.requires;
+      if (!names || !Array.isArray(requires)) continue;
+      requires.forEach((required: unknown, index) => {
+        // Names that are not names at all were reported already.
+        if (typeof required === 'string' && !environmentNameError(required) && !names.includes(required)) {
+          ctx.addIssue({ code: 'custom', path: ['environments', name, 'requires', index], message: unknownEnvironment(required, names) });
         }
-      }
+      });
     }
-  });
+  }, whenParsed());
+
+/** The environments' names, also when some environment's settings are wrong; null when `environments` is no map. */
+function environmentNames(config: { environments?: unknown }): string[] | null {
+  const environments = config.environments;
+  return typeof environments === 'object' && environments !== null && !Array.isArray(environments) ? Object.keys(environments) : null;
+}
+
+function unknownEnvironment(name: string, names: string[]): string {
+  const guess = nearMiss(name, names);
+  return `names no environment ${describe(name)} (defined: ${names.join(', ') || 'none'})${guess ? `: did you mean ${guess}?` : ''}`;
+}
 
 export type EnvironmentConfig = z.output<typeof environmentSchema>;
-export type DeployConfig = z.output<typeof configSchema>;
+export type DeployConfig = z.output<typeof deployConfigSchema>;
 
 export class DeployConfigError extends Error {
   /** One line, for a 140-character status description: path and reason of the first problem. */
@@ -98,22 +137,43 @@ export class DeployConfigError extends Error {
   }
 }
 
-/** Parses deploy.yml's text; throws DeployConfigError saying which key is wrong and why. */
-export function parseDeployConfig(text: string): DeployConfig {
-  let raw: unknown;
-  try {
-    raw = parseYaml(text, { maxAliasCount: 100 });
-  } catch (error) {
-    const reason = (error as Error).message.split('\n')[0];
-    throw new DeployConfigError(
-      `${DEPLOY_CONFIG_PATH}: not valid YAML: ${reason}`,
-      `${DEPLOY_CONFIG_PATH}: not valid YAML: ${(error as Error).message}`,
-    );
+export type DeployConfigCheck = { ok: true; config: DeployConfig } | { ok: false; problems: ConfigProblem[] };
+
+/** Checks deploy.yml's text: the config, or every problem at once, in the order of the file. */
+export function checkDeployConfig(text: string): DeployConfigCheck {
+  const yaml = parseYamlText(text);
+  if (yaml.errors.length) {
+    return {
+      ok: false,
+      problems: yaml.errors.map(({ line, message }) => ({ path: '(top level)', line, message: `not valid YAML: ${message}` })),
+    };
   }
-  const result = configSchema.safeParse(raw);
-  if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => `${issue.path.length ? issue.path.join('.') : '(top level)'}: ${issue.message}`);
-  throw new DeployConfigError(`${DEPLOY_CONFIG_PATH}: ${problems[0]}`, `${DEPLOY_CONFIG_PATH} is invalid:\n- ${problems.join('\n- ')}`);
+  if (yaml.value === null || yaml.value === undefined) {
+    return {
+      ok: false,
+      problems: [{ path: '(top level)', line: 1, message: 'the file is empty: it needs environments, with at least one' }],
+    };
+  }
+  const result = deployConfigSchema.safeParse(yaml.value, { error: configErrorMap, reportInput: true });
+  if (result.success) return { ok: true, config: result.data };
+  const problems = configProblems(result.error.issues, deployConfigSchema, yaml.lineOf);
+  return { ok: false, problems: problems.sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity)) };
+}
+
+/** One problem as the bot and `shipguard check` write it: `environments.staging.concurrency: expected …`. */
+export const problemText = (problem: ConfigProblem) => `${problem.path}: ${problem.message}`;
+
+/** Parses deploy.yml's text; throws DeployConfigError saying which key is wrong and why, for every problem. */
+export function parseDeployConfig(text: string): DeployConfig {
+  const check = checkDeployConfig(text);
+  if (check.ok) return check.config;
+  const [first, ...more] = check.problems;
+  const count = more.length ? ` (${more.length + 1} problems)` : '';
+  const lines = check.problems.map((p) => (p.line === undefined ? problemText(p) : `${p.path} (line ${p.line}): ${p.message}`));
+  throw new DeployConfigError(
+    `${DEPLOY_CONFIG_PATH}${count}: ${problemText(first!)}`,
+    `${DEPLOY_CONFIG_PATH} is invalid:\n- ${lines.join('\n- ')}`,
+  );
 }
 
 /** The environment's config, or a DeployConfigError naming the environments that do exist. */

@@ -1,6 +1,6 @@
 // The bot as GitHub sees it: signed webhooks from the stand-in, statuses written back through the
 // REST API (checked against GitHub's OpenAPI description by the stand-in).
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Bot } from '../../bot/bot.ts';
@@ -113,9 +113,10 @@ describe('bot: deployment webhooks', { timeout: 180_000 }, () => {
     expect(world.github.problems).toEqual([]);
   }, 240_000);
 
-  it('rule 8: an invalid deploy.yml ends the deployment error with the path and reason, runs nothing', async () => {
+  it('rule 8: an invalid deploy.yml ends the deployment error with the path and reason of each problem, runs nothing', async () => {
     world = await startWorld({
-      deployYml: 'environments:\n  staging:\n    deployer: local\n    concurrency: zero\n    deploy: touch ran\n',
+      deployYml:
+        'environments:\n  staging:\n    deployer: local\n    concurrency: zero\n    deploy: touch ran\n    timeouts: { connect: 1h }\n',
     });
     bot = await startBotIn(world);
     // Asked of shipguard (the Action's key): with deploy.yml unreadable, only the payload says it is ours.
@@ -123,8 +124,9 @@ describe('bot: deployment webhooks', { timeout: 180_000 }, () => {
     const end = await terminal(id);
     expect(end).toMatchObject({
       state: 'error',
-      description: '.github/deploy.yml: environments.staging.concurrency: Invalid input: expected number, received string',
+      description: '.github/deploy.yml (2 problems): environments.staging.concurrency: expected a number, got "zero"',
     });
+    expect(existsSync(join(world.dir, 'ran'))).toBe(false);
   });
 
   it('whose deployments: a GitHub Pages deployment in a repository using shipguard gets no status and leaves no record', async () => {
