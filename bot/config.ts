@@ -1,5 +1,6 @@
-// The bot's settings, from the environment only (DESIGN.md "Bot configuration"). Secrets live here,
-// on the bot's side; the repository never holds a key, a token or a deployer URL.
+// The bot's settings, from the environment only (docs/configuration.md). Secrets live here, on the
+// bot's side; the repository never holds a key, a token or a deployer URL. `npm start` checks them all
+// first (startup-checks.ts); this reads them, and throws on the first bad one for callers that skip that.
 import { readFileSync } from 'node:fs';
 import { parseDuration } from '../common/duration.ts';
 import { leaseTimingFor, LEASE_DURATION_MS, type LeaseTiming } from './engine/leases.ts';
@@ -7,6 +8,10 @@ import { LogLinks } from './github/log-links.ts';
 
 export interface BotConfig {
   port: number;
+  /** HOST: the address to listen on (Probot's convention); undefined: every interface. */
+  host: string | undefined;
+  /** METRICS_TOKEN: the bearer token `/metrics` requires; undefined: `/metrics` is refused. */
+  metricsToken: string | undefined;
   publicUrl: string;
   databaseUrl: string | undefined;
   dataDir: string;
@@ -30,6 +35,8 @@ export function botConfigFromEnvironment(env: NodeJS.ProcessEnv): BotConfig {
   if (!webhookSecret) throw new Error('WEBHOOK_SECRET is not set: the bot cannot verify that webhooks come from GitHub');
   return {
     port,
+    host: env.HOST || undefined,
+    metricsToken: env.METRICS_TOKEN || undefined,
     publicUrl: (env.PUBLIC_URL ?? `http://localhost:${port}`).replace(/\/+$/, ''),
     databaseUrl: env.DATABASE_URL || undefined,
     dataDir: env.DATA_DIR || './.shipguard',
@@ -54,7 +61,7 @@ export function textOrFile(env: NodeJS.ProcessEnv, name: string): string | undef
   }
 }
 
-function durationVariable(env: NodeJS.ProcessEnv, name: string, fallback: number, minimumMs: number): number {
+export function durationVariable(env: NodeJS.ProcessEnv, name: string, fallback: number, minimumMs: number): number {
   const text = env[name];
   if (!text) return fallback;
   let ms: number;

@@ -1,5 +1,15 @@
-// `npm start`: the bot, configured from the environment (DESIGN.md "Bot configuration").
+// `npm start`: the bot, configured from the environment (docs/configuration.md). Every setting is
+// checked first, and all problems are printed at once, one line each, before anything starts.
 import { startBot } from './bot.ts';
+import { startupProblems } from './startup-checks.ts';
+
+const problems = await startupProblems(process.env);
+if (problems.length) {
+  console.error(`shipguard cannot start: ${problems.length === 1 ? 'one setting needs' : `${problems.length} settings need`} fixing`);
+  for (const problem of problems) console.error(`  ${problem}`);
+  // Now: a check given up at its deadline may still hold a thread (a hung file system).
+  process.exit(1);
+}
 
 try {
   const bot = await startBot({ env: process.env });
