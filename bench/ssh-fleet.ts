@@ -320,6 +320,8 @@ async function runShipguard(input: RunnerInput): Promise<void> {
     payload: {},
     config,
     hosts: input.hosts.map((name) => ({ name, state: 'pending', inDoubtForMs: 0 })),
+    fleetRollback: null,
+    cancelWithRollback: false,
     cancel: new AbortController().signal,
     drain: new AbortController().signal,
     halt: new AbortController().signal,
@@ -334,6 +336,8 @@ async function runShipguard(input: RunnerInput): Promise<void> {
     hostOutput() {},
     hostFinished() {},
     progress() {},
+    wave() {},
+    beginFleetRollback: async () => true,
   };
   const result = await deployer.deploy(job, quiet);
   if (result.state !== 'succeeded') throw new Error(result.description);

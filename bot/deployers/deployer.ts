@@ -2,6 +2,7 @@
 // deployer service). The engine hands over a job and listens to events; the deployer reports the truth.
 import type { EnvironmentConfig } from '../engine/deploy-config.ts';
 import type { ActingPhase, DeployResult, HostOutcome, HostPhase, HostState } from '../engine/outcomes.ts';
+import type { WaveNews } from '../engine/waves.ts';
 
 export interface DeployJob {
   deploymentId: number;
@@ -19,7 +20,14 @@ export interface DeployJob {
    * step whose end was not recorded: it is in doubt, and nothing may ask it what happened for
    * `inDoubtForMs` more (the old command may still act until its hard limit has passed on the host).
    */
-  hosts: Array<{ name: string; state: HostState; inDoubtForMs: number }>;
+  hosts: Array<{ name: string; state: HostState; inDoubtForMs: number; finishedAt?: number | null }>;
+  /**
+   * Set once a fleet rollback (`on_failure: rollback_fleet`) has begun, to why: whoever runs the deployment
+   * from then on continues the rollback and never deploys another host.
+   */
+  fleetRollback: string | null;
+  /** `/cancel --rollback`: a cancel then rolls back the hosts this deployment changed (with `rollback_fleet` semantics). */
+  cancelWithRollback: boolean;
   /** Aborted on `/cancel`: start no new host, let the running ones finish. */
   cancel: AbortSignal;
   /** Aborted for a handover (SIGTERM): start no new host, let the running ones finish, end `handed_over`. */
@@ -50,6 +58,13 @@ export interface DeployEvents {
   hostOutput(host: string, stream: 'stdout' | 'stderr', text: string): void;
   /** `settled`: the host's last command is known gone (it exited, or its kill was confirmed). */
   hostFinished(host: string, outcome: HostOutcome, message: string, settled: boolean): void;
+  /** Waves only: a wave starts, a bake goes on, a gate answered (status description and timeline). */
+  wave(news: WaveNews): void;
+  /**
+   * Write-ahead for a fleet rollback: resolves true once the store records that this deployment rolls its
+   * hosts back, and why (a takeover then continues the rollback). False: roll nothing back now.
+   */
+  beginFleetRollback(reason: string): Promise<boolean>;
   /** Free-form progress, for deployers that do not work host by host (http). */
   progress(description: string, logUrl?: string): void;
 }

@@ -5,21 +5,24 @@ import { shellCommandWithEnv } from '../../common/shell.ts';
 import type { DeployEvents, DeployJob, Deployer } from './deployer.ts';
 import type { DeployResult } from '../engine/outcomes.ts';
 import type { CommandEnd, HostConnection, HostTransport, CommandOptions } from './host-transport.ts';
-import { rollout } from './rollout.ts';
+import { gateChecker } from './gate.ts';
+import { rollout, type RolloutOptions } from './rollout.ts';
 
 export class LocalDeployer implements Deployer {
   private readonly transport: HostTransport;
+  private readonly rolloutOptions: RolloutOptions;
 
-  constructor(options: { cwd?: string } = {}) {
+  constructor(options: { cwd?: string; rollout?: RolloutOptions } = {}) {
     this.transport = { connect: async () => new LocalConnection(options.cwd) };
+    this.rolloutOptions = { checkGate: gateChecker(options.cwd), ...options.rollout };
   }
 
   deploy(job: DeployJob, events: DeployEvents): Promise<DeployResult> {
-    return rollout(job, this.transport, events);
+    return rollout(job, this.transport, events, this.rolloutOptions);
   }
 }
 
-class LocalConnection implements HostConnection {
+export class LocalConnection implements HostConnection {
   private readonly cwd: string | undefined;
 
   constructor(cwd: string | undefined) {

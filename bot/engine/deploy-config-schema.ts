@@ -32,6 +32,10 @@ const DESCRIPTIONS: Record<string, Record<string, string>> = {
     production: 'Marks the deployment as production on GitHub.',
     transient: 'Marks the deployment as transient on GitHub.',
     deployer: 'ssh (default), local (processes on the bot machine) or a named http deployer from SHIPGUARD_DEPLOYERS.',
+    waves: 'Cumulative host counts or percentages deployed wave by wave, ending at 100% (or every host), e.g. [1, 10%, 100%].',
+    bake: 'Wait after each wave (but the last) before the next; the gate is asked during it.',
+    gate: 'Asked during each bake: { run: <command on the bot machine> } or { url: <http url answering 2xx> }, with timeout and interval; failing fails the wave.',
+    on_failure: 'stop (default) or rollback_fleet: every host this deploy changed runs rollback with DEPLOY_PREVIOUS_SHA, newest first.',
   },
 };
 

@@ -8,6 +8,7 @@ import { ENVIRONMENT_NAME, describe, environmentNameError } from '../../common/n
 import { nearMiss } from './near-miss.ts';
 import { parseYamlText } from './yaml-document.ts';
 import { parseHostSpec } from './host-spec.ts';
+import { fleetConfigProblems, fleetFields } from './fleet-config.ts';
 
 export const DEPLOY_CONFIG_PATH = '.github/deploy.yml';
 
@@ -50,6 +51,7 @@ const environmentSchema = z
       .string()
       .regex(/^[A-Za-z0-9._-]{1,64}$/)
       .default('ssh'),
+    ...fleetFields,
   })
   .strict()
   // Rule 5: every timeout is ordered, inner < outer.
@@ -84,6 +86,12 @@ const environmentSchema = z
       }
     },
     whenParsed('deployer', 'hosts'),
+  )
+  .superRefine(
+    (env, ctx) => {
+      for (const problem of fleetConfigProblems(env, rolloutHosts(env).length)) ctx.addIssue({ code: 'custom', ...problem });
+    },
+    whenParsed('waves', 'bake', 'gate', 'on_failure', 'rollback', 'deployer', 'hosts'),
   );
 
 export const deployConfigSchema = z

@@ -1,11 +1,14 @@
 // What the engine knows of hosts and of a deployment's end: the words the deployers report in and the
 // store keeps. Deployers produce these; the engine's rules (rollout-verdict.ts) read them.
 
-/** What the engine knows of one host. `running`: a step's intent is recorded and its end is not (yet). */
-export type HostState = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'unknown';
+/**
+ * What the engine knows of one host. `running`: a step's intent is recorded and its end is not (yet).
+ * `rolled_back`: deployed, then put back on the previous SHA by a fleet rollback (`on_failure: rollback_fleet`).
+ */
+export type HostState = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'unknown' | 'rolled_back';
 
 /** How one host ended. `unknown`: the end of a command that may have acted was not observed (rule 4). */
-export type HostOutcome = 'succeeded' | 'failed' | 'skipped' | 'unknown';
+export type HostOutcome = 'succeeded' | 'failed' | 'skipped' | 'unknown' | 'rolled_back';
 
 export type HostPhase = 'connect' | 'revision' | 'deploy' | 'healthcheck' | 'rollback';
 

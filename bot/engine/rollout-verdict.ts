@@ -11,7 +11,7 @@ export interface HostTally {
  * Why the rollout stopped starting hosts. `halted`: this runner may no longer act (its lease is lost or
  * about to lapse, or the store cannot record intents); `handover`: the bot is stopping (SIGTERM).
  */
-export type StopReason = 'cancelled' | 'deadline' | 'halted' | 'handover' | null;
+export type StopReason = 'cancelled' | 'deadline' | 'halted' | 'handover' | 'gate' | null;
 
 /** Rules 4 and the max_failures setting: once any host is unknown or too many failed, start no more. */
 export function mayStartAnotherHost(hosts: HostTally[], maxFailures: number): boolean {
@@ -20,8 +20,11 @@ export function mayStartAnotherHost(hosts: HostTally[], maxFailures: number): bo
   return !unknown && failed <= maxFailures;
 }
 
-/** The deployment's end from its hosts' outcomes. Unknown beats failure beats success (rule 4). */
-export function rolloutVerdict(hosts: HostTally[], stop: StopReason): DeployResult {
+/**
+ * The deployment's end from its hosts' outcomes. Unknown beats a failed gate beats failed hosts beats
+ * success (rule 4). `gateFailure`: what the gate said when it failed a wave (stop is then `gate`).
+ */
+export function rolloutVerdict(hosts: HostTally[], stop: StopReason, gateFailure?: string): DeployResult {
   const total = hosts.length;
   const done = hosts.filter((h) => h.outcome === 'succeeded' || h.outcome === 'skipped').length;
   const unknown = hosts.filter((h) => h.outcome === 'unknown');
@@ -34,6 +37,7 @@ export function rolloutVerdict(hosts: HostTally[], stop: StopReason): DeployResu
   if (unknown.length > 0) {
     return { state: 'error', description: `outcome unknown on ${names(unknown)}; not retried` };
   }
+  if (stop === 'gate') return { state: 'failed', description: `${gateFailure ?? 'gate failed'}; ${done}/${total} hosts deployed` };
   if (failed.length > 0) {
     const first = failed[0]!;
     return { state: 'failed', description: `failed on ${names(failed)} (${first.message}); ${done}/${total} hosts deployed` };
@@ -53,4 +57,56 @@ function names(hosts: HostTally[]): string {
     .map((h) => h.name)
     .join(', ');
   return hosts.length > 3 ? `${shown} and ${hosts.length - 3} more` : shown;
+}
+
+/**
+ * `on_failure: rollback_fleet`: a rollout that failed (failed hosts, a gate, the total timeout) or ended in
+ * doubt rolls back the hosts it changed. Not a plain `/cancel` (the person asked to stop, not to undo),
+ * not a noop deploy (it changed nothing), not a runner that hands over (the next one decides).
+ */
+export function shouldRollBackFleet(
+  onFailure: 'stop' | 'rollback_fleet',
+  verdict: DeployResult,
+  stop: StopReason,
+  options: { noop: boolean; cancelWithRollback: boolean },
+): boolean {
+  if (onFailure !== 'rollback_fleet' || options.noop) return false;
+  if (verdict.state !== 'failed' && verdict.state !== 'error') return false;
+  return stop !== 'cancelled' || options.cancelWithRollback;
+}
+
+/** The hosts a fleet rollback puts back: those this deployment changed and that ended deployed, newest first. */
+export function fleetRollbackTargets(hosts: HostTally[], finishedAt: ReadonlyMap<string, number>): string[] {
+  return hosts
+    .filter((h) => h.outcome === 'succeeded')
+    .sort((a, b) => (finishedAt.get(b.name) ?? 0) - (finishedAt.get(a.name) ?? 0))
+    .map((h) => h.name);
+}
+
+/**
+ * The end of a deployment whose fleet was rolled back: `failure` (or `error` when a host's outcome is
+ * unknown) saying how many hosts went back to which SHA, and exactly which did not and why.
+ * `rolledBack`: the targets' ends; `unknown`: hosts in doubt, reported and never rolled back; `alreadyThere`:
+ * targets `revision` showed at the previous SHA already (left alone).
+ */
+export function fleetRollbackVerdict(
+  cause: DeployResult,
+  previousSha: string,
+  rolledBack: HostTally[],
+  unknown: HostTally[],
+  alreadyThere: ReadonlySet<string> = new Set(),
+): DeployResult {
+  const back = rolledBack.filter((h) => h.outcome === 'rolled_back' && !alreadyThere.has(h.name));
+  const there = rolledBack.filter((h) => h.outcome === 'rolled_back' && alreadyThere.has(h.name));
+  const notBack = rolledBack.filter((h) => h.outcome !== 'rolled_back');
+  const parts = [
+    `rolled back ${back.length} host${back.length === 1 ? '' : 's'} to ${previousSha.slice(0, 7)}${there.length ? ` (${there.length} already there)` : ''}`,
+  ];
+  if (notBack.length) {
+    parts.push(`not rolled back: ${notBack.map((h) => `${h.name} (${h.message.replace(/^not rolled back: /, '')})`).join(', ')}`);
+  }
+  if (unknown.length) parts.push(`outcome unknown on ${names(unknown)}, not rolled back`);
+  parts.push(cause.description);
+  const inDoubt = unknown.length > 0 || notBack.some((h) => h.outcome === 'unknown');
+  return { state: inDoubt ? 'error' : 'failed', description: parts.join('; ') };
 }

@@ -104,6 +104,12 @@ const MIGRATIONS: string[] = [
   -- step's end is observed and its command known gone.
   ALTER TABLE deployment_hosts ADD COLUMN act_deadline timestamptz;
   `,
+  // Fleet safety: a fleet rollback once begun (and why), so that a takeover continues it rather than the
+  // deploy; and `/cancel --rollback`.
+  `
+  ALTER TABLE deployments ADD COLUMN fleet_rollback text;
+  ALTER TABLE deployments ADD COLUMN cancel_rollback boolean NOT NULL DEFAULT false;
+  `,
 ];
 
 export async function migrate(db: SqlClient): Promise<void> {

@@ -299,6 +299,19 @@ class SqlStore implements Store {
     return rows.length === 1;
   }
 
+  async recordFleetRollback(lease: LeaseRef, reason: string, totalMs: number): Promise<boolean> {
+    const rows = await this.db.query(
+      `WITH fence AS (${FENCE}),
+       marked AS (UPDATE deployments d SET fleet_rollback = $3,
+                    deadline_at = GREATEST(d.deadline_at, now() + make_interval(secs => $4::float8 / 1000))
+                  FROM fence WHERE d.id = fence.id RETURNING d.id),
+       timeline AS (INSERT INTO deployment_events (deployment_id, message) SELECT id, $5 FROM marked)
+       SELECT id FROM marked`,
+      [lease.id, lease.epoch, reason, totalMs, `fleet rollback begins: ${reason}`],
+    );
+    return rows.length === 1;
+  }
+
   async recordStatus(lease: LeaseRef, s: StatusToPublish): Promise<boolean> {
     const rows = await this.db.query(
       `WITH fence AS (${FENCE})
@@ -435,10 +448,10 @@ class SqlStore implements Store {
     return rows.map(toDeployment);
   }
 
-  async requestCancel(repository: string, environment: string, by: string): Promise<DeploymentRecord[]> {
+  async requestCancel(repository: string, environment: string, by: string, rollback = false): Promise<DeploymentRecord[]> {
     const rows = await this.db.query(
-      `UPDATE deployments SET cancel_requested_by = $3 WHERE repository = $1 AND environment = $2 AND state IN ('queued', 'running') AND cancel_requested_by IS NULL RETURNING *`,
-      [repository, environment, by],
+      `UPDATE deployments SET cancel_requested_by = $3, cancel_rollback = $4 WHERE repository = $1 AND environment = $2 AND state IN ('queued', 'running') AND cancel_requested_by IS NULL RETURNING *`,
+      [repository, environment, by, rollback],
     );
     return rows.map(toDeployment);
   }
@@ -561,6 +574,8 @@ function toDeployment(r: Row): DeploymentRecord {
     leaseExpiresAt: date(r.lease_expires_at),
     leaseEpoch: Number(r.lease_epoch ?? 0),
     cancelRequestedBy: (r.cancel_requested_by as string | null) ?? null,
+    cancelRollback: Boolean(r.cancel_rollback),
+    fleetRollback: (r.fleet_rollback as string | null) ?? null,
     deadlineAt: date(r.deadline_at),
     receivedAt: new Date(r.received_at as string),
     queuedAt: date(r.queued_at),

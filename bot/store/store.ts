@@ -34,6 +34,10 @@ export interface DeploymentRecord extends NewDeployment {
   /** Fencing token: changes on every claim and takeover; every write of a runner is conditional on it. */
   leaseEpoch: number;
   cancelRequestedBy: string | null;
+  /** `/cancel --rollback`: the cancel also rolls back the hosts this deployment changed. */
+  cancelRollback: boolean;
+  /** Why the hosts are being rolled back, once a fleet rollback has begun (`on_failure: rollback_fleet`). */
+  fleetRollback: string | null;
   deadlineAt: Date | null;
   receivedAt: Date;
   queuedAt: Date | null;
@@ -132,6 +136,11 @@ export interface Store {
   /** What the page shows while a host runs: its phase (harmless steps) and its bounded output. */
   recordHostProgress(lease: LeaseRef, host: string, change: { phase?: HostPhase | null; output?: string }): Promise<boolean>;
   recordEvent(lease: LeaseRef, message: string): Promise<boolean>;
+  /**
+   * Write-ahead for a fleet rollback: records why it begins (a takeover continues it, never the deploy),
+   * and gives it `totalMs` more from now if the deployment's deadline is nearer.
+   */
+  recordFleetRollback(lease: LeaseRef, reason: string, totalMs: number): Promise<boolean>;
   recordStatus(lease: LeaseRef, status: StatusToPublish): Promise<boolean>;
   /** Ends a running deployment, with its terminal status, if `lease` is still the current one. */
   finish(lease: LeaseRef, finish: Finish): Promise<boolean>;
@@ -163,7 +172,8 @@ export interface Store {
     limit?: number;
   }): Promise<DeploymentRecord[]>;
 
-  requestCancel(repository: string, environment: string, by: string): Promise<DeploymentRecord[]>;
+  /** `rollback`: `/cancel --rollback`, then the hosts this deployment changed are rolled back. */
+  requestCancel(repository: string, environment: string, by: string, rollback?: boolean): Promise<DeploymentRecord[]>;
   lock(repository: string, environment: string, owner: string, reason: string): Promise<EnvironmentLock>;
   /** Lifts the lock if `owner` still holds it (it may have changed hands since it was read); returns it. */
   unlock(repository: string, environment: string, owner: string): Promise<EnvironmentLock | null>;

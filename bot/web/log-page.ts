@@ -12,7 +12,7 @@ export function renderLogPage(view: DeploymentView, jsonUrl: string): string {
   .state { display: inline-block; padding: .1rem .6rem; border-radius: 1rem; font-weight: 600; background: #eaeef2; }
   .state.succeeded, .state.success, .state.skipped { background: #dafbe1; color: #1a7f37; }
   .state.failed, .state.failure, .state.error, .state.unknown, .state.cancelled { background: #ffebe9; color: #cf222e; }
-  .state.running, .state.queued, .state.in_progress { background: #fff8c5; color: #9a6700; }
+  .state.running, .state.queued, .state.in_progress, .state.rolled_back { background: #fff8c5; color: #9a6700; }
   table { border-collapse: collapse; width: 100%; margin: 1rem 0; } th, td { text-align: left; padding: .35rem .6rem; border-bottom: 1px solid #d1d9e0; }
   pre { background: #f6f8fa; padding: .8rem; overflow: auto; max-height: 24rem; white-space: pre-wrap; word-break: break-all; }
   ol { padding-left: 1.2rem; } time { color: #59636e; font-variant-numeric: tabular-nums; margin-right: .5rem; }

@@ -9,10 +9,11 @@
 // - nothing observed is dropped: host ends and the final state are retried until the store takes them
 //   (or refuses them: fenced), so a store outage does not turn a deployed host into `unknown`.
 import type { Logger } from 'pino';
-import { progressDescription, PROGRESS_INTERVAL_MS } from '../engine/descriptions.ts';
+import { bakeDescription, progressDescription, PROGRESS_INTERVAL_MS, waveDescription } from '../engine/descriptions.ts';
 import { leaseStanding, renewalRetryMs, type LeaseTiming } from '../engine/leases.ts';
 import { notRunDescription, pickupCheck } from '../engine/pickup.ts';
 import type { ActingPhase, DeployResult, HostOutcome, HostState } from '../engine/outcomes.ts';
+import type { WaveNews } from '../engine/waves.ts';
 import { githubStateFor } from '../engine/states.ts';
 import { statusFor, type LogLinkSigner } from '../engine/status-for.ts';
 import type { DeployEvents, DeployJob } from '../deployers/deployer.ts';
@@ -60,6 +61,7 @@ export class DeploymentRunner {
   /** Stop retrying writes (the bot is stopping): what is left is the takeover's to resolve. */
   private abandoned = false;
   private cancelledBy: string | null;
+  private cancelRollback: boolean;
   private readonly timers: NodeJS.Timeout[] = [];
   private renewalTimer: NodeJS.Timeout | undefined;
   /** The renewal in flight, if any; once `renewalsStopped`, none is sent or scheduled again. */
@@ -76,6 +78,7 @@ export class DeploymentRunner {
     this.resumed = resumed;
     this.renewedAt = leaseSince;
     this.cancelledBy = record.cancelRequestedBy;
+    this.cancelRollback = record.cancelRollback;
     if (this.cancelledBy) this.cancelSignal.abort();
     this.done = this.run();
   }
@@ -124,6 +127,12 @@ export class DeploymentRunner {
         void this.tryWrite(() => store.recordEvent(this.lease, description));
         progress.custom(description, logUrl);
       },
+      wave: (news) => {
+        const line = waveTimelineLine(news);
+        if (line) void this.tryWrite(() => store.recordEvent(this.lease, line));
+        progress.wave(news);
+      },
+      beginFleetRollback: (reason) => this.beginFleetRollback(reason),
     };
 
     let result: DeployResult;
@@ -208,7 +217,14 @@ export class DeploymentRunner {
       noop: record.task.endsWith(':noop'),
       payload: record.payload,
       config,
-      hosts: hosts.map((h) => ({ name: h.host, state: h.state, inDoubtForMs: h.inDoubtForMs })),
+      hosts: hosts.map((h) => ({
+        name: h.host,
+        state: h.state,
+        inDoubtForMs: h.inDoubtForMs,
+        finishedAt: h.finishedAt?.getTime() ?? null,
+      })),
+      fleetRollback: record.fleetRollback,
+      cancelWithRollback: this.cancelRollback,
       cancel: this.cancelSignal.signal,
       drain: this.drainSignal.signal,
       halt: this.haltSignal.signal,
@@ -241,6 +257,30 @@ export class DeploymentRunner {
           return false;
         } catch (error) {
           log.warn({ err: error, deployment: this.id, host }, `could not record the intent to run ${phase}; the step waits`);
+        }
+      }
+      await sleep(WRITE_RETRY_MS);
+    }
+  }
+
+  /**
+   * Write-ahead for a fleet rollback: once every host end observed so far is in the store, records that the
+   * rollback begins; retried while the lease is stale, given up (false) once halted or fenced.
+   */
+  private async beginFleetRollback(reason: string): Promise<boolean> {
+    const { store, log } = this.context;
+    if (!(await this.journal)) return false;
+    for (;;) {
+      if (this.haltSignal.signal.aborted || this.fenced) return false;
+      if (this.standing() === 'held') {
+        try {
+          if (await store.recordFleetRollback(this.lease, reason, this.record.config!.timeouts.total)) {
+            return this.standing() === 'held' && !this.haltSignal.signal.aborted;
+          }
+          this.fencedOut();
+          return false;
+        } catch (error) {
+          log.warn({ err: error, deployment: this.id }, 'could not record the fleet rollback; it waits');
         }
       }
       await sleep(WRITE_RETRY_MS);
@@ -297,6 +337,7 @@ export class DeploymentRunner {
           (current) => {
             if (!current?.cancelRequestedBy || this.cancelledBy) return;
             this.cancelledBy = current.cancelRequestedBy;
+            this.cancelRollback = current.cancelRollback;
             this.cancelSignal.abort();
             void this.tryWrite(() => store.recordEvent(this.lease, `cancel requested by @${this.cancelledBy}: no new host will start`));
           },
@@ -427,6 +468,11 @@ function progressReporter(runner: DeploymentRunner, total: number, alreadyDone: 
   let lastDescription = progressDescription(done, total, 1);
   let timer: NodeJS.Timeout | undefined;
   let latest: { description: string; logUrl?: string } | null = null;
+  // In waves: the wave in progress, and how many of its hosts are done (the description counts those).
+  let wave: { wave: number; waves: number; size: number; done: number } | null = null;
+  let bakeAnnounced = -1;
+  const hostsDescription = () =>
+    wave ? waveDescription(wave.wave, wave.waves, wave.done, wave.size) : progressDescription(done, total, running);
   const send = () => {
     timer = undefined;
     if (!latest) return;
@@ -437,6 +483,11 @@ function progressReporter(runner: DeploymentRunner, total: number, alreadyDone: 
     lastSent = Date.now();
     runner.queueStatus('progress', description, logUrl);
   };
+  const phase = (description: string) => {
+    latest = { description };
+    clearTimeout(timer);
+    send();
+  };
   const update = (description: string, logUrl?: string) => {
     latest = { description, logUrl };
     if (timer) return;
@@ -445,16 +496,43 @@ function progressReporter(runner: DeploymentRunner, total: number, alreadyDone: 
   return {
     hostStarted() {
       running++;
-      update(progressDescription(done, total, running));
+      update(hostsDescription());
     },
     hostFinished(outcome: HostOutcome) {
       running--;
-      if (outcome === 'succeeded' || outcome === 'skipped') done++;
-      update(progressDescription(done, total, running));
+      if (outcome === 'succeeded' || outcome === 'skipped') {
+        done++;
+        if (wave) wave.done++;
+      }
+      update(hostsDescription());
     },
     custom: update,
+    // A wave's start, a bake's start and a failed gate are phases: they go out at once, whatever the interval.
+    wave(news: WaveNews) {
+      if (news.kind === 'started') {
+        wave = { wave: news.wave, waves: news.waves, size: news.hosts.length, done: news.done };
+        phase(hostsDescription());
+      } else if (news.kind === 'baking') {
+        if (bakeAnnounced === news.wave) update(bakeDescription(news.wave, news.waves, news.msLeft));
+        else phase(bakeDescription(news.wave, news.waves, news.msLeft));
+        bakeAnnounced = news.wave;
+      } else if (!news.passed) phase(`wave ${news.wave}/${news.waves}: ${news.message}`);
+    },
     stop() {
       clearTimeout(timer);
     },
   };
+}
+
+/** The timeline's line for a wave's news; a bake's countdown only updates the status. */
+function waveTimelineLine(news: WaveNews): string | null {
+  const wave = `wave ${news.wave}/${news.waves}`;
+  switch (news.kind) {
+    case 'started':
+      return `${wave} starts: ${news.hosts.length} host${news.hosts.length === 1 ? '' : 's'} (${news.hosts.slice(0, 5).join(', ')}${news.hosts.length > 5 ? ', …' : ''})`;
+    case 'baking':
+      return null;
+    case 'gate':
+      return `${wave}: ${news.message}`;
+  }
 }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { DeployEvents, DeployJob } from '../../bot/deployers/deployer.ts';
 import type { HostOutcome, HostPhase } from '../../bot/engine/outcomes.ts';
+import type { WaveNews } from '../../bot/engine/waves.ts';
 import { SshDeployer, type SshDeployerOptions } from '../../bot/deployers/ssh/ssh-deployer.ts';
 import { environmentConfig, parseDeployConfig } from '../../bot/engine/deploy-config.ts';
 import type { SshdFleet } from '../support/sshd-fleet.ts';
@@ -28,6 +29,8 @@ export function sshJob(fleet: SshdFleet, environment: Record<string, unknown>, j
     payload: {},
     config,
     hosts: hosts.map((name) => ({ name, state: 'pending' as const, inDoubtForMs: 0 })),
+    fleetRollback: null,
+    cancelWithRollback: false,
     cancel: new AbortController().signal,
     drain: new AbortController().signal,
     halt: new AbortController().signal,
@@ -51,6 +54,10 @@ export function fleetDeployer(fleet: SshdFleet, options: Partial<SshDeployerOpti
 
 export interface RecordedEvents extends DeployEvents {
   finished: Map<string, { outcome: HostOutcome; message: string }>;
+  /** Everything in the order it happened: host starts and ends, intents, wave news, progress. */
+  timeline: string[];
+  waves: WaveNews[];
+  fleetRollbacks: string[];
   phases: Array<{ host: string; phase: HostPhase }>;
   output(host: string): string;
   allOutput(): string;
@@ -63,11 +70,17 @@ export function recordEvents(): RecordedEvents {
   const events: RecordedEvents = {
     finished: new Map(),
     phases: [],
+    timeline: [],
+    waves: [],
+    fleetRollbacks: [],
     output: (host) => outputs.get(host) ?? '',
     allOutput: () => [...outputs.values()].join(''),
-    hostStarted() {},
+    hostStarted(host) {
+      events.timeline.push(`start ${host}`);
+    },
     // No store here: every intent is granted.
     beginStep: async (host, phase) => {
+      events.timeline.push(`${phase} ${host}`);
       events.phases.push({ host, phase });
       events.onPhase?.(host, phase);
       return true;
@@ -80,10 +93,22 @@ export function recordEvents(): RecordedEvents {
       outputs.set(host, (outputs.get(host) ?? '') + text);
     },
     hostFinished(host, outcome, message) {
+      events.timeline.push(`${outcome} ${host}`);
       events.finished.set(host, { outcome, message });
       events.onFinished?.(host, outcome, message);
     },
-    progress() {},
+    progress(description) {
+      events.timeline.push(`progress ${description}`);
+    },
+    wave(news) {
+      events.waves.push(news);
+      events.timeline.push(news.kind === 'gate' ? `gate ${news.wave} ${news.passed ? 'passed' : 'failed'}` : `${news.kind} ${news.wave}`);
+    },
+    beginFleetRollback: async (reason) => {
+      events.fleetRollbacks.push(reason);
+      events.timeline.push('fleet rollback');
+      return true;
+    },
   };
   return events;
 }

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import type { Deployer } from '../../bot/deployers/deployer.ts';
 import { LocalDeployer } from '../../bot/deployers/local.ts';
+import type { RolloutOptions } from '../../bot/deployers/rollout.ts';
 import { parseDeployConfig } from '../../bot/engine/deploy-config.ts';
 import { LogLinks } from '../../bot/github/log-links.ts';
 import { StatusPublisher, type StatusWriter } from '../../bot/github/statuses.ts';
@@ -33,6 +34,8 @@ export async function startEngine(options: {
   writer?: (status: PendingStatus) => Promise<void>;
   deployers?: Record<string, Deployer>;
   owner?: string;
+  /** The local deployer's bake clock and gate (fleet safety tests). */
+  localRollout?: RolloutOptions;
 }): Promise<EngineHarness> {
   const t = await freshStore(options.kind);
   const workDir = mkdtempSync(join(tmpdir(), 'shipguard-work-'));
@@ -65,7 +68,10 @@ export async function startEngine(options: {
     owner: options.owner ?? 'test-bot',
     links,
     log,
-    deployers: new Map<string, Deployer>([['local', new LocalDeployer({ cwd: workDir })], ...Object.entries(options.deployers ?? {})]),
+    deployers: new Map<string, Deployer>([
+      ['local', new LocalDeployer({ cwd: workDir, rollout: options.localRollout })],
+      ...Object.entries(options.deployers ?? {}),
+    ]),
     secrets: ['s3cr3t-value'],
     loadConfig: async () => config,
     deploymentStates: async (_installation, _repository, id) =>

@@ -23,6 +23,8 @@ export function deployJob(overrides: Partial<DeployJob> = {}): DeployJob {
     payload: { force: false, requested_by: 'octocat' },
     config,
     hosts: [],
+    fleetRollback: null,
+    cancelWithRollback: false,
     cancel: new AbortController().signal,
     drain: new AbortController().signal,
     halt: new AbortController().signal,
@@ -56,6 +58,8 @@ export function recordEvents(): RecordedEvents {
       hostOutput: () => {},
       hostFinished: (host, outcome, message) => recorded.hosts.push({ host, event: 'finished', outcome, message }),
       progress: (description, logUrl) => recorded.progress.push(logUrl ? { description, logUrl } : { description }),
+      wave: () => {},
+      beginFleetRollback: async () => true,
     },
   };
   return recorded;

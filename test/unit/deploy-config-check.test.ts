@@ -76,7 +76,7 @@ describe('checkDeployConfig', () => {
       '4 environments.staging.deploy: must not be empty',
       '5 environments.staging.concurrency: must be at least 1, got 0',
       '6 environments.staging.url: expected a URL such as https://staging.example.com, got "staging"',
-      expect.stringMatching(/^7 environments\.staging\.wibble: unknown key "wibble": allowed here: url, hosts, concurrency, .*deployer$/),
+      expect.stringMatching(/^7 environments\.staging\.wibble: unknown key "wibble": allowed here: url, hosts, concurrency, .*deployer\b/),
       '8 environments.bad name: invalid environment name "bad name": use 1 to 64 of A-Z a-z 0-9 . _ -',
       '9 environments.empty: expected a map of keys, got an empty value',
       '10 extra: unknown key "extra": allowed here: default_environment, environments',

@@ -33,6 +33,8 @@ export function boundHostOutput(events: DeployEvents, headLimit: number, tailLim
     hostPhase: (host, phase) => events.hostPhase(host, phase),
     beginStep: (host, phase, hardLimitMs) => events.beginStep(host, phase, hardLimitMs),
     progress: (description, logUrl) => events.progress(description, logUrl),
+    wave: (news) => events.wave(news),
+    beginFleetRollback: (reason) => events.beginFleetRollback(reason),
     hostOutput(host, stream, text) {
       const entry = budget(host, stream);
       const room = Math.max(0, headLimit - entry.sent);

@@ -5,7 +5,7 @@ import { userInfo } from 'node:os';
 import ssh2 from 'ssh2'; // CommonJS: Node sees no named exports
 import type { DeployEvents, DeployJob, Deployer } from '../deployer.ts';
 import type { DeployResult } from '../../engine/outcomes.ts';
-import { rollout } from '../rollout.ts';
+import { rollout, type RolloutOptions } from '../rollout.ts';
 import { boundHostOutput } from './bounded-output.ts';
 import {
   DEFAULT_MAX_CHANNELS_PER_CONNECTION,
@@ -37,6 +37,8 @@ export interface SshDeployerOptions {
   /** Characters of each host's stdout and stderr passed on at once, and kept from the end. */
   outputHeadLimit?: number;
   outputTailLimit?: number;
+  /** The bake's clock and gate (tests inject them). */
+  rollout?: RolloutOptions;
 }
 
 export class SshDeployer implements Deployer {
@@ -45,8 +47,10 @@ export class SshDeployer implements Deployer {
   private readonly privateKey: string;
   private readonly outputHeadLimit: number;
   private readonly outputTailLimit: number;
+  private readonly rolloutOptions: RolloutOptions;
 
   constructor(options: SshDeployerOptions) {
+    this.rolloutOptions = options.rollout ?? {};
     this.privateKey = options.privateKey ?? '';
     this.outputHeadLimit = options.outputHeadLimit ?? 32_768;
     this.outputTailLimit = options.outputTailLimit ?? 32_768;
@@ -58,7 +62,12 @@ export class SshDeployer implements Deployer {
   async deploy(job: DeployJob, events: DeployEvents): Promise<DeployResult> {
     if (!this.transport) return { state: 'error', description: this.unavailable! };
     const withKeyRedacted = { ...job, secrets: [...job.secrets, this.privateKey] };
-    return rollout(withKeyRedacted, this.transport, boundHostOutput(events, this.outputHeadLimit, this.outputTailLimit));
+    return rollout(
+      withKeyRedacted,
+      this.transport,
+      boundHostOutput(events, this.outputHeadLimit, this.outputTailLimit),
+      this.rolloutOptions,
+    );
   }
 }
 
