@@ -1,7 +1,7 @@
 // `shipguard check` and `shipguard schema` as a user runs them: the bin shim started as a real process
 // (`npx shipguard` from this clone too), its output, its exit status.
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -114,5 +114,24 @@ describe('shipguard schema', () => {
     const { code, stdout } = await shipguard(['schema']);
     expect(code).toBe(0);
     expect(stdout).toBe(readFileSync(join(ROOT, 'schema/deploy.schema.json'), 'utf8'));
+  });
+});
+
+describe('examples/', () => {
+  const examples = readdirSync(join(ROOT, 'examples'));
+
+  it('holds the three layouts: a systemd service, symlinked releases, docker compose', () => {
+    expect(examples).toEqual(expect.arrayContaining(['docker-compose', 'symlinked-releases', 'systemd-service']));
+  });
+
+  it.each(examples)('%s: its deploy.yml passes shipguard check, its host scripts are valid sh', async (example) => {
+    const file = `examples/${example}/deploy.yml`;
+    expect(await shipguard(['check', file], ROOT)).toMatchObject({
+      code: 0,
+      stdout: `${file}: valid (environments: staging, production)\n`,
+    });
+    const scripts = readdirSync(join(ROOT, 'examples', example, 'bin'));
+    expect(scripts.length).toBeGreaterThan(0);
+    for (const script of scripts) await promisify(execFile)('sh', ['-n', join(ROOT, 'examples', example, 'bin', script)]);
   });
 });
