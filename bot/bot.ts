@@ -2,7 +2,7 @@
 // pages on one HTTP server. `npm start` (server.ts), the demo and the end-to-end tests all start it here.
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { isIPv6, type AddressInfo } from 'node:net';
 import pino from 'pino';
 import { createNodeMiddleware, createProbot, type Probot } from 'probot';
 import { shipguardApp, type AppServices } from './app.ts';
@@ -74,7 +74,7 @@ export async function startBot(options: StartBotOptions): Promise<Bot> {
       if (!res.headersSent) res.writeHead(500).end();
     });
   });
-  await listen(server, config.port);
+  await listen(server, config.port, config.host);
   const port = (server.address() as AddressInfo).port;
   const publicUrl = options.env.PUBLIC_URL ? config.publicUrl : `http://localhost:${port}`;
   const metrics = new BotMetrics();
@@ -156,7 +156,7 @@ export async function startBot(options: StartBotOptions): Promise<Bot> {
   };
   const middleware = await createNodeMiddleware(shipguardApp(services), { probot, webhooksPath: '/api/github/webhooks' });
   handle = async (req, res) => {
-    if (await handlePage({ store, links, metrics }, req, res)) return;
+    if (await handlePage({ store, links, metrics, metricsToken: config.metricsToken }, req, res)) return;
     retryAfterOn503(res);
     await middleware(req, res, () => {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
@@ -192,7 +192,7 @@ export async function startBot(options: StartBotOptions): Promise<Bot> {
   }, STORE_RECOVERY_CHECK_MS);
 
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: localUrl(config.host, port),
     port,
     config: { ...config, publicUrl },
     store,
@@ -233,9 +233,19 @@ function retryAfterOn503(res: ServerResponse): void {
     writeHead(status, status === 503 ? { ...headers, 'retry-after': String(RETRY_AFTER_SECONDS) } : headers)) as typeof res.writeHead;
 }
 
-function listen(server: Server, port: number): Promise<void> {
+/** On HOST (every interface when unset); a failure names the variables to change. */
+function listen(server: Server, port: number, host: string | undefined): Promise<void> {
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, () => resolve());
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      const where = host ? `HOST=${host} PORT=${port}` : `PORT=${port}`;
+      reject(new Error(`cannot listen on ${where} (${error.code ?? error.message}): choose another ${host ? 'address or port' : 'port'}`));
+    });
+    server.listen(port, host, () => resolve());
   });
+}
+
+/** Where this process reaches its own server: HOST itself, unless it means every interface. */
+function localUrl(host: string | undefined, port: number): string {
+  if (!host || host === '0.0.0.0' || host === '::') return `http://127.0.0.1:${port}`;
+  return `http://${isIPv6(host) ? `[${host}]` : host}:${port}`;
 }

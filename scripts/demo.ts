@@ -6,6 +6,7 @@
 //   npm run demo               runs it and exits (0 when everything happened as expected)
 //   npm run demo -- --keep     stays up afterwards, so the log page can be opened, until Ctrl-C
 //   npm run demo -- --ssh2     ssh2 servers instead of OpenSSH's sshd for the hosts
+import { METRICS_TOKEN } from '../test/support/bot-harness.ts';
 import { REPOSITORY, startDemoWorld, type DemoWorld } from '../test/support/demo-world.ts';
 import type { Comment, DeploymentStatus } from '../test/support/github-standin.ts';
 import { bold, dim, hostTable, reply, say, step, timeline } from './demo/report.ts';
@@ -177,7 +178,7 @@ try {
   say();
   const logUrl = world.finalStatus(firstId)?.logUrl;
   say(`${bold('Log page')} of the staging deployment: ${logUrl ?? '(none)'}`);
-  say(dim(`  also ${bot.url}/healthz and ${bot.url}/metrics`));
+  say(dim(`  also ${bot.url}/healthz and ${bot.url}/metrics (with Authorization: Bearer ${METRICS_TOKEN})`));
   expect(
     world.github.problems.length === 0,
     `the GitHub stand-in saw requests or answers the real API would not accept:\n    ${world.github.problems.join('\n    ')}`,

@@ -4,12 +4,15 @@ import type { LogLinks } from '../github/log-links.ts';
 import type { Store } from '../store/store.ts';
 import { deploymentView } from './deployment-view.ts';
 import { renderLogPage } from './log-page.ts';
+import { metricsRefusal } from './metrics-access.ts';
 import type { BotMetrics } from './metrics.ts';
 
 export interface PageServices {
   store: Store;
   links: LogLinks;
   metrics: BotMetrics;
+  /** METRICS_TOKEN: `/metrics` answers only to it; undefined turns the page off. */
+  metricsToken: string | undefined;
 }
 
 /** Answers the request if it is one of the bot's pages; returns false otherwise. */
@@ -26,6 +29,12 @@ export async function handlePage(services: PageServices, req: IncomingMessage, r
     return true;
   }
   if (url.pathname === '/metrics') {
+    const refusal = metricsRefusal(services.metricsToken, req.headers.authorization);
+    if (refusal) {
+      res.writeHead(refusal.status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', ...refusal.headers });
+      res.end(refusal.body);
+      return true;
+    }
     send(res, 200, services.metrics.registry.contentType, await services.metrics.registry.metrics());
     return true;
   }

@@ -1,10 +1,11 @@
 // The bot's own pages on a real bot wired to the GitHub stand-in: the signed log page and its JSON twin
 // (a wrong or missing signature looks like no deployment at all), /healthz, and /metrics moving as
-// deployments run, are refused, and as store calls fail.
+// deployments run, are refused, and as store calls fail; /metrics only with its bearer token, and the
+// listen address chosen by HOST.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bot } from '../../bot/bot.ts';
-import { deployYml, startBotIn, type World, startWorld } from '../support/bot-harness.ts';
+import { deployYml, METRICS_TOKEN, readMetrics, startBotIn, type World, startWorld } from '../support/bot-harness.ts';
 import { seedEmbeddedStore } from '../support/databases.ts';
 
 // The output carries markup: the page must show it as text, never run it.
@@ -38,7 +39,7 @@ function sample(text: string, name: string, labels: string): number {
   return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
 }
 
-const metrics = async () => (await fetch(`${bot.url}/metrics`)).text();
+const metrics = () => readMetrics(bot.url);
 
 // Bounds for a bot's whole conversation on a loaded machine (bot start, GitHub's stand-in, deploys):
 // far beyond what it takes; what is checked is what happens, not how fast.
@@ -128,17 +129,49 @@ describe('/healthz and /metrics', { timeout: 180_000 }, () => {
     await seedEmbeddedStore(dataDir);
     const broken = await startBotIn(world, { env: { DATA_DIR: dataDir } });
     try {
-      const before = sample(await (await fetch(`${broken.url}/metrics`)).text(), 'shipguard_store_errors_total', 'operation="deployments"');
+      const before = sample(await readMetrics(broken.url), 'shipguard_store_errors_total', 'operation="deployments"');
       await broken.store.close();
 
       const health = await fetch(`${broken.url}/healthz`);
       expect(health.status).toBe(503);
       expect(await health.json()).toMatchObject({ ok: false });
-      const after = sample(await (await fetch(`${broken.url}/metrics`)).text(), 'shipguard_store_errors_total', 'operation="deployments"');
+      const after = sample(await readMetrics(broken.url), 'shipguard_store_errors_total', 'operation="deployments"');
       expect(after).toBeGreaterThan(before);
     } finally {
       // Everything else stops; closing the store a second time is the one thing that fails.
       await expect(broken.stop()).rejects.toThrow(/closed/);
+    }
+  });
+});
+
+describe('exposure', { timeout: 180_000 }, () => {
+  it('/metrics answers only to Authorization: Bearer $METRICS_TOKEN', async () => {
+    for (const authorization of [undefined, 'Bearer wrong-token-0123456789', METRICS_TOKEN, `Basic ${METRICS_TOKEN}`]) {
+      const response = await fetch(`${bot.url}/metrics`, { headers: authorization ? { authorization } : {} });
+      expect(response.status, authorization).toBe(401);
+      expect(response.headers.get('www-authenticate')).toBe('Bearer realm="shipguard metrics"');
+      expect(await response.text()).toBe('metrics need "Authorization: Bearer <METRICS_TOKEN>"\n');
+    }
+    const allowed = await fetch(`${bot.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+    expect(allowed.status).toBe(200);
+    expect(await allowed.text()).toContain('# TYPE shipguard_deployments_finished_total counter');
+  });
+
+  it('HOST chooses the listen address; without METRICS_TOKEN /metrics is off and says how to turn it on', async () => {
+    const dataDir = join(world.dir, 'store-on-127.0.0.2');
+    await seedEmbeddedStore(dataDir);
+    const other = await startBotIn(world, { env: { DATA_DIR: dataDir, HOST: '127.0.0.2', METRICS_TOKEN: '' } });
+    try {
+      expect(other.url).toBe(`http://127.0.0.2:${other.port}`);
+      expect((await fetch(`${other.url}/healthz`)).status).toBe(200);
+      const elsewhere = await fetch(`http://127.0.0.1:${other.port}/healthz`).catch((error: Error) => error);
+      expect((elsewhere as Error & { cause?: { code?: string } }).cause?.code).toBe('ECONNREFUSED');
+
+      const metricsOff = await fetch(`${other.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+      expect(metricsOff.status).toBe(404);
+      expect(await metricsOff.text()).toBe('metrics are off: set METRICS_TOKEN on the bot and send "Authorization: Bearer <token>"\n');
+    } finally {
+      await other.stop();
     }
   });
 });

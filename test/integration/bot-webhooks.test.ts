@@ -4,7 +4,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Bot } from '../../bot/bot.ts';
-import { deployYml, startBotIn, type World, startWorld } from '../support/bot-harness.ts';
+import { deployYml, readMetrics, startBotIn, type World, startWorld } from '../support/bot-harness.ts';
 
 const yml = (deploy: string, extra = '') =>
   deployYml(
@@ -137,7 +137,7 @@ describe('bot: deployment webhooks', { timeout: 180_000 }, () => {
     expect((await terminal(ours)).state).toBe('success');
     expect(world.github.statuses(pages)).toEqual([]);
     expect(await bot.store.deployment(pages)).toBeNull();
-    const metrics = await (await fetch(`${bot.url}/metrics`)).text();
+    const metrics = await readMetrics(bot.url);
     expect(metrics).toMatch(/^shipguard_deployments_ignored_total 1$/m);
     expect(world.github.problems).toEqual([]);
   });

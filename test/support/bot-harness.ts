@@ -13,6 +13,8 @@ import { startGitHubStandin, type GitHubStandin, type RepoHandle } from './githu
 
 export const WEBHOOK_SECRET = 'test-webhook-secret';
 export const USER_TOKEN = 'ghu_test_user_token';
+/** `/metrics` answers only to this bearer token (METRICS_TOKEN). */
+export const METRICS_TOKEN = 'test-metrics-token-0123456789';
 const STARTUP_SAFETY_MS = 150_000;
 
 let cachedKey: string | undefined;
@@ -61,6 +63,7 @@ export async function startWorld(options: { deployYml: string; databaseUrl?: str
     GHE_PROTOCOL: 'http',
     LOG_LEVEL: 'fatal',
     PORT: '0',
+    METRICS_TOKEN,
     DATA_DIR: join(dir, 'store'),
     // Leases of a third of the default: takeovers in tests come sooner, with the same rules.
     SHIPGUARD_LEASE: '10s',
@@ -147,6 +150,13 @@ export async function startBotProcess(
       });
     },
   };
+}
+
+/** A bot's `/metrics` text, read with the token. */
+export async function readMetrics(botUrl: string): Promise<string> {
+  const response = await fetch(`${botUrl}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+  if (!response.ok) throw new Error(`/metrics: ${response.status} ${await response.text()}`);
+  return response.text();
 }
 
 export function deployYml(body: string): string {
