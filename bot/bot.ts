@@ -25,6 +25,7 @@ import { githubStatusWriter } from './github/status-writer.ts';
 import { openStore } from './store/open-store.ts';
 import type { Store } from './store/store.ts';
 import { BotMetrics, countingStoreErrors } from './web/metrics.ts';
+import { readBoundedBody } from './web/bounded-body.ts';
 import { handlePage } from './web/routes.ts';
 import { Worker } from './worker/worker.ts';
 
@@ -33,6 +34,7 @@ const CATCH_UP_WINDOW_MS = 24 * 3_600_000;
 const STORE_RECOVERY_CHECK_MS = 2_000;
 /** How soon GitHub (or whoever redelivers) should try a webhook refused with 503 again. */
 const RETRY_AFTER_SECONDS = 30;
+const WEBHOOKS_PATH = '/api/github/webhooks';
 
 export interface StartBotOptions {
   /** Probot's variables and ours (DESIGN.md "Bot configuration"). */
@@ -154,10 +156,16 @@ export async function startBot(options: StartBotOptions): Promise<Bot> {
     },
     onComment: (context) => chatops.onComment(context),
   };
-  const middleware = await createNodeMiddleware(shipguardApp(services), { probot, webhooksPath: '/api/github/webhooks' });
+  const middleware = await createNodeMiddleware(shipguardApp(services), { probot, webhooksPath: WEBHOOKS_PATH });
   handle = async (req, res) => {
     if (await handlePage({ store, links, metrics, metricsToken: config.metricsToken }, req, res)) return;
     retryAfterOn503(res);
+    if (req.method === 'POST' && req.url?.split('?')[0] === WEBHOOKS_PATH) {
+      const body = await readBoundedBody(req, res);
+      if (body === null) return;
+      // Probot's middleware takes a body already read as it is (and verifies its signature as usual).
+      Object.assign(req, { body });
+    }
     await middleware(req, res, () => {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
     });

@@ -9,6 +9,7 @@ import { nearMiss } from './near-miss.ts';
 import { parseYamlText } from './yaml-document.ts';
 import { parseHostSpec } from './host-spec.ts';
 import { fleetConfigProblems, fleetFields } from './fleet-config.ts';
+import { yamlBoundsProblem } from './yaml-bounds.ts';
 
 export const DEPLOY_CONFIG_PATH = '.github/deploy.yml';
 
@@ -149,6 +150,9 @@ export type DeployConfigCheck = { ok: true; config: DeployConfig } | { ok: false
 
 /** Checks deploy.yml's text: the config, or every problem at once, in the order of the file. */
 export function checkDeployConfig(text: string): DeployConfigCheck {
+  const tooBig = yamlBoundsProblem(text);
+  if (tooBig)
+    return { ok: false, problems: [{ path: '(top level)', line: tooBig.line, message: `${tooBig.message}; refused before parsing` }] };
   const yaml = parseYamlText(text);
   if (yaml.errors.length) {
     return {

@@ -1,6 +1,8 @@
 // Reads `.github/deploy.yml` from the repository's default branch, never from the deployed ref: a pull
 // request must not be able to change what runs on the VMs or where.
-import { DEPLOY_CONFIG_PATH, DeployConfigError, parseDeployConfig, type DeployConfig } from '../engine/deploy-config.ts';
+import { DEPLOY_CONFIG_PATH, DeployConfigError, type DeployConfig } from '../engine/deploy-config.ts';
+import { yamlSizeProblem } from '../engine/yaml-bounds.ts';
+import { parseDeployConfigOffThread } from './parse-deploy-config-off-thread.ts';
 import { splitRepository, withFreshToken, type GitHubAccess } from './github-access.ts';
 
 export async function loadDeployConfig(access: GitHubAccess, installationId: number, repository: string): Promise<DeployConfig> {
@@ -21,6 +23,12 @@ export async function loadDeployConfig(access: GitHubAccess, installationId: num
           `${DEPLOY_CONFIG_PATH} on ${repoInfo.default_branch} is not a file`,
         );
       }
+      // Refused before it is even decoded (parseDeployConfig bounds the text again, for every caller).
+      const tooBig = yamlSizeProblem(data.size);
+      if (tooBig) {
+        const problem = `${DEPLOY_CONFIG_PATH}: (top level): ${tooBig.message}; refused before parsing`;
+        throw new DeployConfigError(problem, problem);
+      }
       text = Buffer.from(data.content, 'base64').toString('utf8');
     } catch (error) {
       if ((error as { status?: number }).status === 404) {
@@ -31,6 +39,6 @@ export async function loadDeployConfig(access: GitHubAccess, installationId: num
       }
       throw error;
     }
-    return parseDeployConfig(text);
+    return parseDeployConfigOffThread(text);
   });
 }
