@@ -1,5 +1,6 @@
 // Schema migrations, applied in order at start, each once, under an advisory lock so that replicas
-// starting together do not race. Append new migrations; never edit an applied one.
+// starting together do not race. Append new migrations; never edit an applied one; add the same change to
+// sqlite-schema.ts (the embedded store).
 import type { SqlClient } from './sql-client.ts';
 
 const MIGRATIONS: string[] = [
@@ -122,7 +123,7 @@ export async function migrate(db: SqlClient): Promise<void> {
     for (const [index, sql] of MIGRATIONS.entries()) {
       const version = index + 1;
       if (applied.has(version)) continue;
-      // One statement per query: PGlite's extended protocol takes no more.
+      // One statement per query: the extended protocol (parameters) takes no more.
       for (const statement of sql
         .split(/;\s*\n/)
         .map((text) => text.trim())

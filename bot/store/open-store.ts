@@ -1,11 +1,21 @@
 // Picks the store from the environment: PostgreSQL when DATABASE_URL is set, else the embedded one.
-import { embeddedClient } from './embedded-client.ts';
+import { openEmbeddedDatabase } from './embedded-database.ts';
 import { postgresClient } from './postgres-client.ts';
 import { openSqlStore } from './sql-store.ts';
+import { openSqliteStore } from './sqlite-store.ts';
 import type { Store } from './store.ts';
 
 export async function openStore(options: { databaseUrl?: string; dataDir: string }): Promise<Store> {
-  const client = options.databaseUrl ? postgresClient(options.databaseUrl) : await embeddedClient(options.dataDir);
+  if (!options.databaseUrl) {
+    const database = openEmbeddedDatabase(options.dataDir);
+    try {
+      return openSqliteStore(database);
+    } catch (error) {
+      database.close();
+      throw error;
+    }
+  }
+  const client = postgresClient(options.databaseUrl);
   try {
     return await openSqlStore(client);
   } catch (error) {

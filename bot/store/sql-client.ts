@@ -1,5 +1,4 @@
-// The little SQL surface the store needs, so one store serves both the embedded database (PGlite: the
-// same SQL as PostgreSQL, in a folder) and a PostgreSQL server.
+// The little SQL surface the PostgreSQL store needs (postgres-client.ts gives it over `pg`).
 
 export interface SqlExecutor {
   query<Row = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<Row[]>;

@@ -1,4 +1,5 @@
-// The Store on SQL: the same statements run on PGlite (embedded) and PostgreSQL.
+// The Store on PostgreSQL (several replicas share it). sqlite-store.ts is its twin for the embedded store:
+// the same methods, statement for statement, in SQLite's dialect; the row mappings here serve both.
 import { duplicateKey } from '../../common/deploy-intent.ts';
 import type { Admission, EnvironmentLock } from '../engine/admission.ts';
 import { rolloutHosts } from '../engine/deploy-config.ts';
@@ -380,20 +381,7 @@ class SqlStore implements Store {
        RETURNING *`,
       [owner, holdMs, limit, busy],
     );
-    return rows
-      .map((r) => ({
-        seq: Number(r.seq),
-        deploymentId: Number(r.deployment_id),
-        installationId: Number(r.installation_id),
-        repository: String(r.repository),
-        kind: r.kind as PendingStatus['kind'],
-        state: r.state as PendingStatus['state'],
-        description: String(r.description),
-        logUrl: (r.log_url as string | null) ?? null,
-        environmentUrl: (r.environment_url as string | null) ?? null,
-        attempts: Number(r.attempts),
-      }))
-      .sort((a, b) => a.seq - b.seq);
+    return rows.map(toPendingStatus).sort((a, b) => a.seq - b.seq);
   }
 
   async markStatusesDone(seqs: number[]): Promise<void> {
@@ -530,7 +518,7 @@ async function lockEnvironment(tx: SqlExecutor, repository: string, environment:
   return lockFrom(row!);
 }
 
-function lockFrom(row: Row): EnvironmentLock | null {
+export function lockFrom(row: Row): EnvironmentLock | null {
   if (!row.lock_owner) return null;
   return { owner: String(row.lock_owner), reason: String(row.lock_reason ?? ''), lockedAt: new Date(row.locked_at as string) };
 }
@@ -546,11 +534,26 @@ async function enqueueIn(tx: SqlExecutor, s: StatusToPublish): Promise<void> {
   );
 }
 
+export function toPendingStatus(r: Row): PendingStatus {
+  return {
+    seq: Number(r.seq),
+    deploymentId: Number(r.deployment_id),
+    installationId: Number(r.installation_id),
+    repository: String(r.repository),
+    kind: r.kind as PendingStatus['kind'],
+    state: r.state as PendingStatus['state'],
+    description: String(r.description),
+    logUrl: (r.log_url as string | null) ?? null,
+    environmentUrl: (r.environment_url as string | null) ?? null,
+    attempts: Number(r.attempts),
+  };
+}
+
 function date(value: unknown): Date | null {
   return value === null || value === undefined ? null : new Date(value as string);
 }
 
-function toDeployment(r: Row): DeploymentRecord {
+export function toDeployment(r: Row): DeploymentRecord {
   return {
     id: Number(r.id),
     installationId: Number(r.installation_id),

@@ -17,7 +17,7 @@ import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, it, type ExpectStatic } from 'vitest';
-import { embeddedClient } from '../../bot/store/embedded-client.ts';
+import { openEmbeddedDatabase } from '../../bot/store/embedded-database.ts';
 import { deployYml, startBotProcess, startWorld, type BotProcess, type World } from '../support/bot-harness.ts';
 import type { DeploymentStatus } from '../support/github-standin.ts';
 import { PgCluster } from '../support/pg-cluster.ts';
@@ -587,20 +587,18 @@ describe('exactly once under faults: real bot processes, real faults', () => {
       // The second bot stops gracefully; then the embedded store itself: nothing left to publish, all hosts done.
       second.child.kill('SIGTERM');
       expect(await exitOf(second)).toEqual({ code: 0, signal: null });
-      const store = await embeddedClient(join(scene.dir, 'store'));
+      const store = openEmbeddedDatabase(join(scene.dir, 'store'));
       try {
-        const [pending] = await store.query<{ n: number }>(
-          'SELECT count(*)::int AS n FROM status_outbox WHERE deployment_id = $1 AND done_at IS NULL',
-          [id],
-        );
-        expect(Number(pending!.n)).toBe(0);
-        const rows = await store.query<{ host: string; state: string }>(
-          'SELECT host, state FROM deployment_hosts WHERE deployment_id = $1 ORDER BY position',
-          [id],
-        );
+        const pending = store.db
+          .prepare('SELECT count(*) AS n FROM status_outbox WHERE deployment_id = ?1 AND done_at IS NULL')
+          .get(id) as { n: number };
+        expect(pending.n).toBe(0);
+        const rows = store.db
+          .prepare('SELECT host, state FROM deployment_hosts WHERE deployment_id = ?1 ORDER BY position')
+          .all(id) as Array<{ host: string; state: string }>;
         expect(rows.map((r) => `${r.host}:${r.state}`)).toEqual(['web-1:succeeded', 'web-2:succeeded', 'web-3:succeeded']);
       } finally {
-        await store.close();
+        store.close();
       }
       expect(scene.terminals(id)).toHaveLength(1);
       observations.push({

@@ -1,5 +1,5 @@
 // Exactly once under faults, by random schedules (fast-check). Two bots (two Workers, owners `bot-a` and
-// `bot-b`) share ONE real store (the embedded PGlite store), each through its own fault-injecting proxy: per
+// `bot-b`) share ONE real store (the embedded SQLite store), each through its own fault-injecting proxy: per
 // call, by the schedule, the call goes through (after some latency each way), fails before it reaches the
 // store, has its answer lost after the store took it, or hangs until the call's deadline and then fails — its
 // request dropped, taken at once, or taken later (even after the caller gave up). Outage windows fail every
@@ -17,8 +17,8 @@
 // no crash, graceful restarts only) ends `succeeded`; no renewal by a runner that has ended; no deploy started
 // after the runner was told to hand over. A run that does not end (60 virtual s) fails as a liveness bug.
 //
-// Time is virtual: vitest's fake clock drives the bots' timers, the hosts, and the store's own `now()` (PGlite
-// reads the same faked Date). Store calls take no virtual time unless the schedule says so: the driver lets
+// Time is virtual: vitest's fake clock drives the bots' timers, the hosts, and the store's own `now()` (SQLite's
+// `now()` reads the same faked Date). Store calls take no virtual time unless the schedule says so: the driver lets
 // every real call finish before it moves the clock to the next timer. A run is thus deterministic for its
 // schedule (fast-check can shrink and replay it), takes seconds of virtual time but a fraction of that in real
 // time, and does not depend on how busy the machine is (no assertion on elapsed real time anywhere).
@@ -29,6 +29,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { DatabaseSync } from 'node:sqlite';
 import fc from 'fast-check';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -39,9 +40,8 @@ import { parseDeployConfig, type DeployConfig } from '../../bot/engine/deploy-co
 import { checkLeaseTiming, type LeaseTiming } from '../../bot/engine/leases.ts';
 import { githubStateFor } from '../../bot/engine/states.ts';
 import { LogLinks } from '../../bot/github/log-links.ts';
-import { embeddedClient } from '../../bot/store/embedded-client.ts';
-import type { SqlClient } from '../../bot/store/sql-client.ts';
-import { openSqlStore } from '../../bot/store/sql-store.ts';
+import { openEmbeddedDatabase } from '../../bot/store/embedded-database.ts';
+import { openSqliteStore } from '../../bot/store/sqlite-store.ts';
 import type { LeaseRef, Store } from '../../bot/store/store.ts';
 import { admitReceived } from '../../bot/worker/admit-received.ts';
 import { Worker } from '../../bot/worker/worker.ts';
@@ -562,7 +562,8 @@ function deployerFor(fleet: Fleet, bot: Bot): Deployer {
 
 interface Shared {
   store: Store;
-  db: SqlClient;
+  /** The same database, for what no Store method reads (every terminal status queued for a deployment). */
+  db: DatabaseSync;
   runs: number;
   /** Virtual time only goes forward across runs (the store keeps its timestamps). */
   clock: number;
@@ -805,10 +806,9 @@ async function checkDeployment(
   if (overlap) problems.push(`#${id}: ${overlap}`);
 
   // 3. Exactly one terminal status, matching the final state.
-  const terminal = await shared.db.query<{ state: string }>(
-    "SELECT state FROM status_outbox WHERE deployment_id = $1 AND kind = 'terminal' ORDER BY seq",
-    [id],
-  );
+  const terminal = shared.db
+    .prepare("SELECT state FROM status_outbox WHERE deployment_id = ?1 AND kind = 'terminal' ORDER BY seq")
+    .all(id) as Array<{ state: string }>;
   if (terminal.length !== 1) problems.push(`#${id}: ${terminal.length} terminal statuses: ${terminal.map((t) => t.state).join(', ')}`);
   if (!TERMINAL.includes(record.state)) problems.push(`#${id}: not terminal: ${record.state}`);
   else if (terminal[0] && terminal[0].state !== githubStateFor(record.state as 'succeeded'))
@@ -983,12 +983,11 @@ describe('exactly once under random faults: two bots, one store (virtual time)',
   let shared: Shared;
   let dir: string;
 
-  // Opening PGlite and migrating takes tens of seconds on a busy machine.
   beforeAll(async () => {
     checkLeaseTiming(LEASE);
     dir = mkdtempSync(join(tmpdir(), 'shipguard-random-'));
-    const db = await embeddedClient(dir);
-    shared = { db, store: await openSqlStore(db), runs: 0, clock: Date.now() };
+    const database = openEmbeddedDatabase(dir);
+    shared = { db: database.db, store: openSqliteStore(database), runs: 0, clock: Date.now() };
   }, 180_000);
 
   afterAll(async () => {

@@ -1,5 +1,10 @@
-// The store's atomic claims and transitions, on both backends: embedded (PGlite) and the real
+// The store's atomic claims and transitions, on both backends: embedded (SQLite) and the real
 // PostgreSQL server. Races are real: concurrent calls on one store, and two stores on one database.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { admit } from '../../bot/engine/admission.ts';
 import { parseDeployConfig } from '../../bot/engine/deploy-config.ts';
@@ -239,5 +244,45 @@ describe.each(STORE_KINDS)('store (%s)', (kind) => {
     await t.store.markStatusesDone(one.map((x) => x.seq));
     await t.store.markStatusFailed(byOwner.find((x) => x[0]!.installationId === 2)![0]!.seq, 'boom', 60_000);
     expect(await t.store.claimStatuses('three', 60_000, 100, [])).toEqual([]); // backing off
+  });
+});
+
+describe('store (embedded): its folder', () => {
+  it('an embedded store of an earlier version (PGlite, pgdata/) is refused with what to do, and left as it was', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'shipguard-pglite-era-'));
+    try {
+      mkdirSync(join(dataDir, 'pgdata'));
+      writeFileSync(join(dataDir, 'pgdata', 'PG_VERSION'), '17\n');
+      await expect(openStore({ dataDir })).rejects.toThrow(
+        /holds an embedded store of an earlier shipguard \(PGlite, in pgdata\/\).*move .*pgdata away/,
+      );
+      expect(readdirSync(dataDir)).toEqual(['pgdata']);
+      // Once it is moved away, the folder opens as a new, empty store.
+      renameSync(join(dataDir, 'pgdata'), join(dataDir, 'pgdata.old'));
+      const store = await openStore({ dataDir });
+      expect(await store.deployments({})).toEqual([]);
+      await store.close();
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('a second process on the same folder is refused while the first holds it', async () => {
+    const t = await freshStore('embedded');
+    try {
+      const other = spawnSync(
+        process.execPath,
+        [
+          '-e',
+          `import('${pathToFileURL(join(import.meta.dirname, '../../bot/store/open-store.ts')).href}').then((m) => m.openStore({ dataDir: process.argv[1] }))`,
+          t.options.dataDir,
+        ],
+        { encoding: 'utf8' },
+      );
+      expect(other.status).not.toBe(0);
+      expect(other.stderr).toMatch(new RegExp(`the embedded store is in use by process ${process.pid}; use DATABASE_URL`));
+    } finally {
+      await t.cleanup();
+    }
   });
 });

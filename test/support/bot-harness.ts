@@ -8,7 +8,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startBot, type Bot, type StartBotOptions } from '../../bot/bot.ts';
 import { LocalDeployer } from '../../bot/deployers/local.ts';
-import { seedEmbeddedStore } from './databases.ts';
 import { startGitHubStandin, type GitHubStandin, type RepoHandle } from './github-standin.ts';
 
 export const WEBHOOK_SECRET = 'test-webhook-secret';
@@ -52,9 +51,6 @@ export async function startWorld(options: { deployYml: string; databaseUrl?: str
   github.setFile('acme/app', '.github/deploy.yml', options.deployYml);
   github.addUserToken(USER_TOKEN, 'octocat');
   const dir = mkdtempSync(join(tmpdir(), 'shipguard-world-'));
-  // The embedded store starts from a seeded empty cluster (databases.ts): PGlite's initdb alone can take
-  // longer on a loaded machine than a bot's whole start is given.
-  if (!options.databaseUrl) await seedEmbeddedStore(join(dir, 'store'));
   const env: Record<string, string> = {
     APP_ID: '1',
     PRIVATE_KEY: appPrivateKey(),
