@@ -99,6 +99,10 @@ const MIGRATIONS: string[] = [
   ALTER TABLE deployments ADD COLUMN lease_epoch INTEGER NOT NULL DEFAULT 0;
   ALTER TABLE deployment_hosts ADD COLUMN act_deadline INTEGER;
   `,
+  `
+  ALTER TABLE deployments ADD COLUMN fleet_rollback TEXT;
+  ALTER TABLE deployments ADD COLUMN cancel_rollback INTEGER NOT NULL DEFAULT 0;
+  `,
 ];
 
 export function migrateSqlite(db: DatabaseSync): void {

@@ -414,6 +414,20 @@ class SqliteStore implements Store {
     });
   }
 
+  recordFleetRollback(lease: LeaseRef, reason: string, totalMs: number): Promise<boolean> {
+    return this.transaction(() => {
+      if (!this.fenced(lease)) return false;
+      this.all(
+        'UPDATE deployments SET fleet_rollback = ?2, deadline_at = MAX(COALESCE(deadline_at, 0), now() + ?3) WHERE id = ?1',
+        lease.id,
+        reason,
+        totalMs,
+      );
+      this.addEvent(lease.id, `fleet rollback begins: ${reason}`);
+      return true;
+    });
+  }
+
   recordStatus(lease: LeaseRef, s: StatusToPublish): Promise<boolean> {
     return this.transaction(() => {
       if (!this.fenced(lease)) return false;
@@ -573,13 +587,14 @@ class SqliteStore implements Store {
     );
   }
 
-  requestCancel(repository: string, environment: string, by: string): Promise<DeploymentRecord[]> {
+  requestCancel(repository: string, environment: string, by: string, rollback = false): Promise<DeploymentRecord[]> {
     return this.transaction(() =>
       this.all(
-        `UPDATE deployments SET cancel_requested_by = ?3 WHERE repository = ?1 AND environment = ?2 AND state IN ('queued', 'running') AND cancel_requested_by IS NULL RETURNING *`,
+        `UPDATE deployments SET cancel_requested_by = ?3, cancel_rollback = ?4 WHERE repository = ?1 AND environment = ?2 AND state IN ('queued', 'running') AND cancel_requested_by IS NULL RETURNING *`,
         repository,
         environment,
         by,
+        flag(rollback),
       ).map(toDeployment),
     );
   }
