@@ -157,7 +157,6 @@ describe('exposure', { timeout: 180_000 }, () => {
 
   it('HOST chooses the listen address; without METRICS_TOKEN /metrics is off and says how to turn it on', async () => {
     const dataDir = join(world.dir, 'store-on-127.0.0.2');
-    await seedEmbeddedStore(dataDir);
     const other = await startBotIn(world, { env: { DATA_DIR: dataDir, HOST: '127.0.0.2', METRICS_TOKEN: '' } });
     try {
       expect(other.url).toBe(`http://127.0.0.2:${other.port}`);
