@@ -13608,7 +13608,7 @@ var require_fetch = __commonJS({
     function handleFetchDone(response) {
       finalizeAndReportTiming(response, "fetch");
     }
-    function fetch2(input, init = void 0) {
+    function fetch3(input, init = void 0) {
       webidl.argumentLengthCheck(arguments, 1, "globalThis.fetch");
       let p = createDeferredPromise();
       let requestObject;
@@ -14563,7 +14563,7 @@ var require_fetch = __commonJS({
       }
     }
     module.exports = {
-      fetch: fetch2,
+      fetch: fetch3,
       Fetch,
       fetching,
       finalizeAndReportTiming
@@ -19101,7 +19101,7 @@ var require_undici = __commonJS({
     module.exports.setGlobalDispatcher = setGlobalDispatcher;
     module.exports.getGlobalDispatcher = getGlobalDispatcher;
     var fetchImpl = require_fetch().fetch;
-    module.exports.fetch = async function fetch2(init, options = void 0) {
+    module.exports.fetch = async function fetch3(init, options = void 0) {
       try {
         return await fetchImpl(init, options);
       } catch (err) {
@@ -20430,6 +20430,32 @@ function parseDuplicateDescription(description) {
   return match ? { originalId: Number(match[1]), state: match[2] } : null;
 }
 
+// common/host-failures.ts
+var TAIL_BYTES = 4096;
+var FAILURES_SHOWN = 3;
+function failuresMarkdown(failures, total = failures.length) {
+  const blocks = failures.slice(0, FAILURES_SHOWN).map((failure) => {
+    const longest = Math.max(2, ...[...failure.tail.matchAll(/~+/g)].map((run2) => run2[0].length));
+    const fence = "~".repeat(longest + 1);
+    const title = `${codeSpan(failure.host)} (${inline(failure.state)}): ${inline(failure.message)}`;
+    return failure.tail ? `${title}
+
+${fence}text
+${failure.tail}
+${fence}` : `${title} (no output)`;
+  });
+  const more = total > FAILURES_SHOWN ? `
+
+\u2026and ${total - FAILURES_SHOWN} more failing host(s): see the log.` : "";
+  return blocks.join("\n\n") + more;
+}
+function codeSpan(text) {
+  return `\`${text.replace(/[\r\n`]+/g, " ")}\``;
+}
+function inline(text) {
+  return text.replace(/[\r\n]+/g, " ").replace(/[\\`*_{}[\]<>()#+!|@~]/g, "\\$&");
+}
+
 // src/github-errors.ts
 function describeFailure(error2) {
   const failure = error2;
@@ -20573,6 +20599,68 @@ function refusalMessage(failure, repository) {
   const reason = [failure.message, ...details].join(": ");
   const hint = failure.status === 403 || failure.status === 404 ? `: the token needs access to ${repository.owner}/${repository.repo} with permissions deployments: write` : "";
   return `GitHub refused to create the deployment (${failure.status} ${reason})${hint}`;
+}
+
+// src/failure-details.ts
+var DETAILS_TIMEOUT_MS = 1e4;
+var MAX_DETAILS_BYTES = 4 * 1024 * 1024;
+function detailsUrl(logUrl) {
+  let url;
+  try {
+    url = new URL(logUrl);
+  } catch {
+    return null;
+  }
+  if (!/^https?:$/.test(url.protocol) || !/\/deployments\/\d{1,20}$/.test(url.pathname)) return null;
+  url.pathname = `${url.pathname}.json`;
+  return url.toString();
+}
+async function readFailureDetails(logUrl, timeoutMs = DETAILS_TIMEOUT_MS) {
+  const url = detailsUrl(logUrl);
+  if (!url) return { kind: "unavailable", why: "the log link is not a shipguard log page" };
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: "application/json" } });
+    if (!response.ok) return { kind: "unavailable", why: `the log page answered ${response.status}` };
+    const text = await readBounded(response);
+    if (text === null) return { kind: "unavailable", why: "the log page answered more than 4 MB" };
+    return { kind: "read", failures: failuresFrom(JSON.parse(text)) };
+  } catch (error2) {
+    return { kind: "unavailable", why: error2.message };
+  }
+}
+async function readBounded(response) {
+  const reader = response.body?.getReader();
+  if (!reader) return "";
+  const chunks = [];
+  let size = 0;
+  for (; ; ) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > MAX_DETAILS_BYTES) {
+      await reader.cancel();
+      return null;
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+function failuresFrom(json) {
+  const list = typeof json === "object" && json !== null ? json.failures : void 0;
+  if (!Array.isArray(list)) throw new Error("the log page JSON has no failures list");
+  return list.flatMap((entry) => {
+    if (typeof entry !== "object" || entry === null) return [];
+    const { host, state, message, tail } = entry;
+    if (![host, state, message, tail].every((field) => typeof field === "string")) return [];
+    return [
+      {
+        host: String(host).slice(0, 200),
+        state: String(state).slice(0, 20),
+        message: String(message).slice(0, 500),
+        tail: String(tail).slice(-TAIL_BYTES)
+      }
+    ];
+  });
 }
 
 // common/duration.ts
@@ -21888,8 +21976,8 @@ function isPlainObject2(value) {
 }
 var noop = () => "";
 async function fetchWrapper(requestOptions) {
-  const fetch2 = requestOptions.request?.fetch || globalThis.fetch;
-  if (!fetch2) {
+  const fetch3 = requestOptions.request?.fetch || globalThis.fetch;
+  if (!fetch3) {
     throw new Error(
       "fetch is not set. Please pass a fetch implementation as new Octokit({ request: { fetch }}). Learn more at https://github.com/octokit/octokit.js/#fetch-missing"
     );
@@ -21905,7 +21993,7 @@ async function fetchWrapper(requestOptions) {
   );
   let fetchResponse;
   try {
-    fetchResponse = await fetch2(requestOptions.url, {
+    fetchResponse = await fetch3(requestOptions.url, {
       method: requestOptions.method,
       body,
       redirect: requestOptions.request?.redirect,
@@ -24928,7 +25016,7 @@ function getOctokit(token, options, ...additionalPlugins) {
 }
 
 // src/github-client.ts
-function createGitHubClient(token, apiUrl, fetch2) {
+function createGitHubClient(token, apiUrl, fetch3) {
   return getOctokit(token, {
     baseUrl: apiUrl,
     userAgent: "shipguard-action",
@@ -24938,7 +25026,7 @@ function createGitHubClient(token, apiUrl, fetch2) {
     }, warn: () => {
     }, error: () => {
     } },
-    ...fetch2 ? { request: { fetch: fetch2 } } : {}
+    ...fetch3 ? { request: { fetch: fetch3 } } : {}
   });
 }
 
@@ -25117,6 +25205,7 @@ function summaryMarkdown(facts) {
   ];
   if (facts.duplicateOf !== void 0) lines.push(`Refused as a duplicate of deployment #${facts.duplicateOf}.`, "");
   if (facts.failure) lines.push(`> ${cell(facts.failure)}`, "");
+  if (facts.hostFailures?.length) lines.push(failuresMarkdown(facts.hostFailures), "");
   return lines.join("\n");
 }
 async function writeJobSummary(facts, summaryPath) {
@@ -25185,11 +25274,11 @@ async function run(options = {}) {
   }
   for (const [name, value] of Object.entries(outputs)) setOutput(name, value);
 }
-async function deploy(outputs, timing, fetch2) {
+async function deploy(outputs, timing, fetch3) {
   const inputs = readInputs((name) => getInput(name));
   const context3 = readWorkflowContext();
   const repository = { owner: context3.owner, repo: context3.repo };
-  const github = createGitHubClient(inputs.token, context3.apiUrl, fetch2);
+  const github = createGitHubClient(inputs.token, context3.apiUrl, fetch3);
   const started = timing.now();
   const ref = inputs.ref ?? context3.defaultRef;
   const sha = await resolveRef(github, repository, ref);
@@ -25246,7 +25335,8 @@ async function deploy(outputs, timing, fetch2) {
   outputs["duplicate-of"] = result.duplicateOf === void 0 ? "" : String(result.duplicateOf);
   outputs["environment-url"] = result.environmentUrl;
   outputs["log-url"] = result.logUrl;
-  await writeJobSummary({ ...summary2, ...result, durationMs: timing.now() - started }, process.env.GITHUB_STEP_SUMMARY);
+  const hostFailures = await failingHostsOutput(result);
+  await writeJobSummary({ ...summary2, ...result, hostFailures, durationMs: timing.now() - started }, process.env.GITHUB_STEP_SUMMARY);
   if (result.failure) {
     setFailed(result.failure);
   } else if (result.state === "inactive" && result.duplicateOf === void 0) {
@@ -25256,6 +25346,21 @@ async function deploy(outputs, timing, fetch2) {
       `deployment #${created.id}${result.duplicateOf !== void 0 ? ` (duplicate of #${result.duplicateOf})` : ""}: ${result.state}`
     );
   }
+}
+async function failingHostsOutput(result) {
+  if (result.state !== "failure" && result.state !== "error" || !result.logUrl) return [];
+  const details = await readFailureDetails(result.logUrl);
+  if (details.kind === "unavailable") {
+    info(`the failing hosts' output could not be read (${details.why}); it is on the log page: ${result.logUrl}`);
+    return [];
+  }
+  for (const failure of details.failures.slice(0, FAILURES_SHOWN)) {
+    info(`${failure.host} ${failure.state}: ${failure.message}; its last output:`);
+    for (const line of failure.tail.split("\n")) info(`  | ${line}`);
+  }
+  if (details.failures.length > FAILURES_SHOWN)
+    info(`\u2026and ${details.failures.length - FAILURES_SHOWN} more failing host(s): see ${result.logUrl}`);
+  return details.failures;
 }
 
 // src/index.ts

@@ -2,8 +2,10 @@
 
 import * as core from '@actions/core';
 import { actionIdempotencyKey } from '../common/deploy-intent.ts';
+import { FAILURES_SHOWN, type HostFailure } from '../common/host-failures.ts';
 import { createDeployment } from './create.ts';
-import { followDeployment } from './follow.ts';
+import { readFailureDetails } from './failure-details.ts';
+import { followDeployment, type FollowResult } from './follow.ts';
 import { createGitHubClient } from './github-client.ts';
 import { readInputs } from './inputs.ts';
 import { resolveRef } from './resolve-ref.ts';
@@ -103,7 +105,8 @@ async function deploy(outputs: Outputs, timing: Timing, fetch: typeof globalThis
   outputs['duplicate-of'] = result.duplicateOf === undefined ? '' : String(result.duplicateOf);
   outputs['environment-url'] = result.environmentUrl;
   outputs['log-url'] = result.logUrl;
-  await writeJobSummary({ ...summary, ...result, durationMs: timing.now() - started }, process.env.GITHUB_STEP_SUMMARY);
+  const hostFailures = await failingHostsOutput(result);
+  await writeJobSummary({ ...summary, ...result, hostFailures, durationMs: timing.now() - started }, process.env.GITHUB_STEP_SUMMARY);
 
   if (result.failure) {
     core.setFailed(result.failure);
@@ -114,4 +117,22 @@ async function deploy(outputs: Outputs, timing: Timing, fetch: typeof globalThis
       `deployment #${created.id}${result.duplicateOf !== undefined ? ` (duplicate of #${result.duplicateOf})` : ''}: ${result.state}`,
     );
   }
+}
+
+/** On a failure or error with a log link: the failing hosts' last output, printed and returned for the summary. */
+async function failingHostsOutput(result: FollowResult): Promise<HostFailure[]> {
+  if ((result.state !== 'failure' && result.state !== 'error') || !result.logUrl) return [];
+  const details = await readFailureDetails(result.logUrl);
+  if (details.kind === 'unavailable') {
+    core.info(`the failing hosts' output could not be read (${details.why}); it is on the log page: ${result.logUrl}`);
+    return [];
+  }
+  for (const failure of details.failures.slice(0, FAILURES_SHOWN)) {
+    core.info(`${failure.host} ${failure.state}: ${failure.message}; its last output:`);
+    // Indented: a host's line can never pass for a workflow command (those start a line with `::`).
+    for (const line of failure.tail.split('\n')) core.info(`  | ${line}`);
+  }
+  if (details.failures.length > FAILURES_SHOWN)
+    core.info(`…and ${details.failures.length - FAILURES_SHOWN} more failing host(s): see ${result.logUrl}`);
+  return details.failures;
 }

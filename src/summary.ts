@@ -2,6 +2,7 @@
 
 import { appendFile } from 'node:fs/promises';
 import { formatDuration } from '../common/duration.ts';
+import { failuresMarkdown, type HostFailure } from '../common/host-failures.ts';
 
 export interface SummaryFacts {
   environment: string;
@@ -15,6 +16,8 @@ export interface SummaryFacts {
   duplicateOf: number | undefined;
   /** The line the step failed with, if it did. */
   failure: string | undefined;
+  /** The failing hosts' last output, when the bot's log page could be read. */
+  hostFailures?: HostFailure[];
 }
 
 const STATE_MARKS: Record<string, string> = {
@@ -39,6 +42,7 @@ export function summaryMarkdown(facts: SummaryFacts): string {
   ];
   if (facts.duplicateOf !== undefined) lines.push(`Refused as a duplicate of deployment #${facts.duplicateOf}.`, '');
   if (facts.failure) lines.push(`> ${cell(facts.failure)}`, '');
+  if (facts.hostFailures?.length) lines.push(failuresMarkdown(facts.hostFailures), '');
   return lines.join('\n');
 }
 

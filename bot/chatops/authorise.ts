@@ -34,6 +34,7 @@ export interface PullRequestFacts {
   open: boolean;
   fork: boolean;
   headSha: string;
+  headRef: string;
 }
 
 /** Why a command may not act on this pull request, or null when it may. */
@@ -62,5 +63,5 @@ export async function pullRequestFacts(client: GitHubClient, repository: string,
   const { data } = await client.request('GET /repos/{owner}/{repo}/pulls/{pull_number}', { owner, repo, pull_number: pullNumber });
   // A deleted fork leaves `head.repo` null: still a fork.
   const fork = data.head.repo === null || data.head.repo.full_name !== data.base.repo.full_name;
-  return { open: data.state === 'open', fork, headSha: data.head.sha };
+  return { open: data.state === 'open', fork, headSha: data.head.sha, headRef: data.head.ref };
 }

@@ -53,6 +53,7 @@ export async function runDeploy(scope: CommandScope, command: DeployCommand): Pr
       hostsDone: 0,
       hostsTotal: 0,
       headMovedTo: null,
+      failures: [],
     }),
   );
   const outcome = await createChatOpsDeployment(scope.client, {

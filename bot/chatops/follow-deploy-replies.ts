@@ -3,6 +3,7 @@
 // on the command. Edits of one deployment go out in order, one at a time, and only the newest waiting
 // one is sent (a reply shows the present, not the history).
 import type { Logger } from 'pino';
+import { hostFailures } from '../engine/host-failures.ts';
 import { isTerminalStatus } from '../../common/deploy-intent.ts';
 import { withFreshToken, type GitHubAccess, type GitHubClient } from '../github/github-access.ts';
 import type { StatusToPublish } from '../engine/status-for.ts';
@@ -77,6 +78,7 @@ export class DeployReplyFollower {
         hostsDone: hosts.filter((h) => h.state === 'succeeded' || h.state === 'skipped').length,
         hostsTotal: hosts.length,
         headMovedTo,
+        failures: end ? hostFailures(hosts) : [],
       };
       await editReply(client, record.repository, chatops.reply_id, deployReply(view));
       if (end) await react(client, record.repository, chatops.comment_id, status.state === 'success' ? 'rocket' : 'confused');

@@ -11,6 +11,7 @@ import type { Store } from '../store/store.ts';
 import { commenterRole, isBot, pullRequestFacts, pullRequestProblem, reaches } from './authorise.ts';
 import { postReply, react } from './comments.ts';
 import { reply, type Answer, type CommandScope } from './command-scope.ts';
+import { commentCommit, readHeadHistory } from './comment-commit.ts';
 import { runDeploy } from './deploy-command.ts';
 import { runCancel, runLock, runUnlock } from './environment-commands.ts';
 import { DeployReplyFollower } from './follow-deploy-replies.ts';
@@ -18,6 +19,7 @@ import { parseCommand, type Command, type ParseResult } from './grammar.ts';
 import {
   configErrorReply,
   failedReply,
+  headMovedReply,
   invalidCommandReply,
   noEnvironmentReply,
   permissionReply,
@@ -45,6 +47,8 @@ interface CommentRequest {
   issueNumber: number;
   commentId: number;
   user: string;
+  /** When the comment was made: the command acts on the head it saw then (comment-commit.ts). */
+  createdAt: Date;
 }
 
 export class ChatOps {
@@ -70,6 +74,7 @@ export class ChatOps {
       issueNumber: issue.number,
       commentId: comment.id,
       user: comment.user!.login,
+      createdAt: new Date(comment.created_at),
     };
     const work = this.answer(request, parsed).catch((error) =>
       this.options.log.error({ err: error, comment: request.commentId }, 'ChatOps: could not answer a comment'),
@@ -152,6 +157,14 @@ export class ChatOps {
     const pull = await pullRequestFacts(client, request.repository, request.issueNumber);
     const problem = pullRequestProblem(pull);
     if (problem) return reply(pullRequestReply(problem), false);
+
+    if (command.name === 'deploy' || command.name === 'rollback') {
+      const pinned = commentCommit(
+        request.createdAt,
+        await readHeadHistory(client, request.repository, { ref: pull.headRef, sha: pull.headSha }, this.options.log),
+      );
+      if (pinned.kind === 'moved') return reply(headMovedReply(pinned.sha, pinned.at, pinned.signal, request.createdAt), false);
+    }
 
     switch (command.name) {
       case 'deploy':

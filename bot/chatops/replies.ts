@@ -1,5 +1,6 @@
 // The texts of the bot's reply comments. Pure: facts in, Markdown out. Text that came from a person
 // (a lock reason, a bad argument) is shown inside a code span, so it cannot mention or format anything.
+import { failuresMarkdown, type HostFailure } from '../../common/host-failures.ts';
 import { COMMAND_NAMES, USAGE, USAGE_SEPARATOR } from './grammar.ts';
 import type { Role } from './authorise.ts';
 
@@ -61,6 +62,18 @@ export function pullRequestReply(problem: string): string {
   return `😕 **Not run**: ${problem}.`;
 }
 
+export function headMovedReply(headSha: string, at: Date, signal: 'push' | 'commit date', commentAt: Date): string {
+  const how = signal === 'push' ? `was pushed at ${stamp(at)}` : `is dated ${stamp(at)}`;
+  return (
+    `😕 **Not run**: the pull request's head moved after your comment: ${short(headSha)} ${how}, ` +
+    `after your comment (${stamp(commentAt)}). A command deploys only what its comment saw; comment again to act on ${short(headSha)}.`
+  );
+}
+
+function stamp(at: Date): string {
+  return `${at.toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+}
+
 export function failedReply(message: string): string {
   return `😕 **Not run**: ${message}.`;
 }
@@ -98,6 +111,8 @@ export interface DeployView {
   hostsTotal: number;
   /** The pull request's head when the deploy ended, when it is no longer the SHA deployed. */
   headMovedTo: string | null;
+  /** Failing hosts with their output's tail, once the deploy has ended. */
+  failures: HostFailure[];
 }
 
 export function deployReply(view: DeployView): string {
@@ -113,13 +128,16 @@ export function deployReply(view: DeployView): string {
   const moved = view.headMovedTo
     ? `\n\nThe pull request's head moved to ${short(view.headMovedTo)} after the command was read; ${short(view.sha)} is what was deployed. Comment again to deploy the new head.`
     : '';
-  return `${deployTitle(view)}\n\n${table}${moved}`;
+  const failures = view.failures.length
+    ? `\n\n<details open><summary>What the failing host${view.failures.length > 1 ? 's' : ''} printed last</summary>\n\n${failuresMarkdown(view.failures)}\n\n</details>`
+    : '';
+  return `${deployTitle(view)}\n\n${table}${moved}${failures}`;
 }
 
 function shaNote(view: DeployView): string {
   if (view.kind === 'rollback')
     return view.rollbackOf ? ` (previous successful deploy; live was ${short(view.rollbackOf)})` : ' (previous successful deploy)';
-  return " (the pull request's head when the command was read)";
+  return " (the pull request's head when the comment was made)";
 }
 
 function isEnd(state: DeployView['state']): boolean {

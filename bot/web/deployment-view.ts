@@ -1,4 +1,6 @@
 // What the log page shows of one deployment, gathered from the store.
+import type { HostFailure } from '../../common/host-failures.ts';
+import { hostFailures } from '../engine/host-failures.ts';
 import { isFinal } from '../engine/states.ts';
 import type { Store } from '../store/store.ts';
 
@@ -22,6 +24,8 @@ export interface DeploymentView {
   finishedAt: string | null;
   timeline: Array<{ at: string; message: string }>;
   hosts: Array<{ host: string; state: string; phase: string | null; message: string; output: string; durationMs: number | null }>;
+  /** The failed and unknown hosts with their output's tail: what the Action shows when a deploy fails. */
+  failures: HostFailure[];
 }
 
 export async function deploymentView(store: Store, id: number): Promise<DeploymentView | null> {
@@ -56,5 +60,6 @@ export async function deploymentView(store: Store, id: number): Promise<Deployme
       output: h.output,
       durationMs: h.startedAt ? (h.finishedAt?.getTime() ?? now) - h.startedAt.getTime() : null,
     })),
+    failures: hostFailures(hosts),
   };
 }

@@ -4,6 +4,7 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { WEBHOOK_SECRET } from '../support/bot-harness.ts';
 import { REPOSITORY, startDemoWorld, type DemoWorld } from '../support/demo-world.ts';
 
 // Bounds for waits on a whole deploy (GitHub's stand-in, the bot, three ssh hosts): far beyond what a
@@ -98,7 +99,8 @@ describe('a deploy requested by the Action', () => {
 
   it('ends failure when one host fails, keeps the host that finished, and starts no other', { timeout: DEPLOY_TEST_MS }, async () => {
     const sha = demo.github.addCommit(REPOSITORY, 'main');
-    writeFileSync(join(demo.hosts.hosts[1]!.dir, 'fail-deploy'), '');
+    // What the failing host prints: a reason, and a bot secret that must never leave the bot unredacted.
+    writeFileSync(join(demo.hosts.hosts[1]!.dir, 'fail-deploy'), `migration 42 failed: relation "users" exists\ntoken ${WEBHOOK_SECRET}\n`);
     // Host 0 is still deploying when host 1 fails, however slow the machine: it is held until then.
     const held = holdUntilFailed(sha, 0, 1);
     const step = await demo.runAction({ environment: 'staging', runId: runId++, sha });
@@ -116,6 +118,14 @@ describe('a deploy requested by the Action', () => {
     expect(demo.hostFile(1, 'staging.sha')).not.toBe(`${sha}\n`);
     expect(demo.hostFile(2, 'staging.sha')).not.toBe(`${sha}\n`);
     expect([0, 1, 2].map((index) => demo.deployCount(index, 'staging', sha))).toEqual([1, 1, 0]);
+    // The failing host's last output, redacted, in the step's log and its job summary.
+    for (const text of [step.lines.join('\n'), step.summary]) {
+      expect(text).toContain('fail-deploy is set on this host');
+      expect(text).toContain('migration 42 failed: relation "users" exists');
+      expect(text).toContain('token [redacted]');
+      expect(text).not.toContain(WEBHOOK_SECRET);
+    }
+    expect(step.lines).toContain('  | migration 42 failed: relation "users" exists');
   });
 });
 
@@ -146,5 +156,22 @@ describe('a deploy requested by a pull request comment', () => {
     const status = await demo.comment('/status production');
     const statusReply = await demo.waitForReply(status, WAIT_MS);
     expect(statusReply?.body).toContain(demo.featureSha.slice(0, 7));
+  });
+
+  it('a deploy that fails: the reply shows the failing host’s last output, redacted', { timeout: DEPLOY_TEST_MS }, async () => {
+    writeFileSync(join(demo.hosts.hosts[2]!.dir, 'fail-deploy'), `disk full on /srv\ntoken ${WEBHOOK_SECRET}\n`);
+    demo.github.addCommit(REPOSITORY, 'feature'); // a head staging has not run yet (revision would skip every host)
+    const command = await demo.comment('/deploy staging');
+    const created = await demo.github.waitFor(
+      () => demo.github.deployments(REPOSITORY).find((d) => d.environment === 'staging' && d.id > command),
+      WAIT_MS,
+    );
+    const final = await demo.waitForFinal(created.id, WAIT_MS);
+    expect(final.state).toBe('failure');
+    const reply = await demo.waitForReply(command, WAIT_MS, (c) => c.body.includes(final.description));
+    expect(reply?.body).toContain('What the failing host printed last');
+    expect(reply?.body).toContain(`\`${demo.hosts.hosts[2]!.spec}\` (failed)`);
+    expect(reply?.body).toContain('fail-deploy is set on this host\ndisk full on /srv\ntoken [redacted]');
+    expect(reply?.body).not.toContain(WEBHOOK_SECRET);
   });
 });

@@ -28,6 +28,8 @@ export interface ActionStepResult {
   /** The step's failure message(s) (`::error::` lines). */
   errors: string[];
   lines: string[];
+  /** What the step wrote to the job summary (Markdown). */
+  summary: string;
 }
 
 /** Parses the GITHUB_OUTPUT file format: `name<<delimiter\nvalue\ndelimiter\n`, repeated. */
@@ -87,6 +89,7 @@ export async function runActionStep(step: ActionStep): Promise<ActionStepResult>
       failed: process.exitCode === 1,
       errors: lines.filter((line) => line.startsWith('::error::')).map((line) => line.slice('::error::'.length)),
       lines,
+      summary: readFileSync(join(folder, 'summary'), 'utf8'),
     };
   } finally {
     process.stdout.write = realWrite;

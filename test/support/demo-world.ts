@@ -93,7 +93,7 @@ export function deployCommand(seconds: number): string {
   return [
     'echo "deploying $DEPLOY_SHA to $DEPLOY_ENVIRONMENT on $DEPLOY_HOST"',
     'echo "$DEPLOY_ENVIRONMENT $DEPLOY_SHA $DEPLOY_ID" >> "$HOST_DIR/deploys.log"',
-    'if [ -e "$HOST_DIR/fail-deploy" ]; then echo "fail-deploy is set on this host" >&2; exit 1; fi',
+    'if [ -e "$HOST_DIR/fail-deploy" ]; then echo "fail-deploy is set on this host" >&2; cat "$HOST_DIR/fail-deploy" >&2; exit 1; fi',
     `sleep ${seconds}`,
     // Held by a test; bounded, so that a hold never let go ends in a failed assertion, not a hang.
     'i=0; while [ -e "$HOST_DIR/hold" ] && [ $i -lt 150 ]; do i=$((i + 1)); sleep 0.1; done',

@@ -76,7 +76,7 @@
  *                                        returns {owner, name, fullName, id, defaultBranch, installationId,
  *                                        headSha} where headSha is the default branch's head at read time
  *   setFile(repo, path, text, branch?)   a new commit on the branch (created from the default one if new); its SHA
- *   addCommit(repo, branch?)             a new commit with the same files; its SHA
+ *   addCommit(repo, branch?, {commitDate?})  a new commit with the same files (pushed now); its SHA
  *   addPullRequest(repo, {number?, headRef, headSha?, fork?, state?, author?})   its number
  *   setPermission(repo, user, permission) · setCommitStatus(repo, sha, context, state)
  *   addUserToken(token, login)           makes `token` authenticate as that user (the Action's GITHUB_TOKEN)
@@ -163,7 +163,8 @@ export interface GitHubStandin {
   close(): Promise<void>;
   addRepository(opts: AddRepositoryOptions): RepoHandle;
   setFile(repo: string, path: string, text: string, branch?: string): string;
-  addCommit(repo: string, branch?: string): string;
+  /** `commitDate`: the date written into the commit (a pusher may write any); the push is timed by GitHub. */
+  addCommit(repo: string, branch?: string, opts?: { commitDate?: string }): string;
   addPullRequest(repo: string, opts: AddPullRequestOptions): number;
   setPermission(repo: string, user: string, permission: Permission): void;
   setCommitStatus(repo: string, sha: string, context: string, state: CommitState): void;
@@ -342,9 +343,9 @@ export async function startGitHubStandin(options: StandinOptions): Promise<GitHu
       return state.commit(repository, target, `Update ${path}`, files).sha;
     },
 
-    addCommit(repo, branch) {
+    addCommit(repo, branch, opts = {}) {
       const repository = state.requireRepository(repo);
-      return state.commit(repository, branch ?? repository.defaultBranch, 'A change').sha;
+      return state.commit(repository, branch ?? repository.defaultBranch, 'A change', undefined, opts.commitDate).sha;
     },
 
     addPullRequest(repo, opts) {

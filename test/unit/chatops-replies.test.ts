@@ -30,6 +30,7 @@ const view = (change: Partial<DeployView> = {}): DeployView => ({
   hostsDone: 2,
   hostsTotal: 2,
   headMovedTo: null,
+  failures: [],
   ...change,
 });
 
@@ -53,7 +54,7 @@ describe('chatops replies: a deploy as it moves', () => {
   it('shows environment, full SHA, requester, deployment and log link, hosts, result', () => {
     const text = deployReply(view());
     expect(text).toContain('| environment | **staging** |');
-    expect(text).toContain(`| commit | \`${A}\` (the pull request's head when the command was read) |`);
+    expect(text).toContain(`| commit | \`${A}\` (the pull request's head when the comment was made) |`);
     expect(text).toContain('| requested by | @alice |');
     expect(text).toContain('| deployment | #12 · [log](https://bot.example/deployments/12?sig=x) |');
     expect(text).toContain('| hosts | 2/2 done |');
@@ -73,6 +74,20 @@ describe('chatops replies: a deploy as it moves', () => {
       'head moved to `bbbbbbb` after the command was read; `aaaaaaa` is what was deployed',
     );
     expect(deployReply(view())).not.toContain('head moved');
+  });
+
+  it('shows each failing host’s last output in a fence that output cannot close, and nothing from it as markup', () => {
+    const tail = 'step 1\n~~~\n@alice <b>bold</b>\nexit 3';
+    const text = deployReply(
+      view({
+        state: 'failure',
+        description: 'failed on web-1 (deploy exited 3)',
+        failures: [{ host: 'web-1', state: 'failed', message: 'deploy exited 3', tail }],
+      }),
+    );
+    expect(text).toContain('<details open><summary>What the failing host printed last</summary>');
+    expect(text).toContain(`\`web-1\` (failed): deploy exited 3\n\n~~~~text\n${tail}\n~~~~`);
+    expect(text).not.toContain('What the failing host printed last</summary>\n\n~~~\n');
   });
 
   it('keeps a description with a pipe inside its table cell', () => {

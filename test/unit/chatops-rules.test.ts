@@ -1,5 +1,7 @@
 // The pure rules behind ChatOps: who may, which pull requests, which SHA a rollback takes, what a
 // stored payload and a 409 say.
+import { commentCommit } from '../../bot/chatops/comment-commit.ts';
+import { outputTail, TAIL_BYTES } from '../../common/host-failures.ts';
 import { describe, expect, it } from 'vitest';
 import { isBot, pullRequestProblem, reaches, roleFrom, type Role } from '../../bot/chatops/authorise.ts';
 import { checksFrom, chatopsPayloadFrom } from '../../bot/chatops/create-deployment.ts';
@@ -34,7 +36,7 @@ describe('chatops: permissions', () => {
   });
 
   it('acts only on open pull requests of the repository itself', () => {
-    const pull = { open: true, fork: false, headSha: 'a'.repeat(40) };
+    const pull = { open: true, fork: false, headSha: 'a'.repeat(40), headRef: 'feature' };
     expect(pullRequestProblem(pull)).toBeNull();
     expect(pullRequestProblem({ ...pull, open: false })).toMatch(/closed/);
     expect(pullRequestProblem({ ...pull, fork: true })).toMatch(/fork/);
@@ -119,5 +121,60 @@ describe('chatops: payloads and answers from GitHub', () => {
     ]);
     expect(checksFrom({ message: 'Conflict' })).toEqual([]);
     expect(checksFrom(undefined)).toEqual([]);
+  });
+});
+
+describe('the commit a comment asked for (comment-commit.ts)', () => {
+  const commentAt = new Date('2026-12-01T10:00:00Z');
+  const head = 'b'.repeat(40);
+  const at = (iso: string) => new Date(iso);
+
+  it('pins the head when nothing was pushed after the comment and the head commit is older', () => {
+    const history = {
+      headSha: head,
+      headCommittedAt: at('2026-12-01T09:58:00Z'),
+      pushes: [{ after: head, at: at('2026-12-01T09:59:00Z') }],
+    };
+    expect(commentCommit(commentAt, history)).toEqual({ kind: 'pinned', sha: head });
+  });
+
+  it('a push in the same second as the comment counts as before it (GitHub’s times have one-second resolution)', () => {
+    const history = { headSha: head, headCommittedAt: commentAt, pushes: [{ after: head, at: commentAt }] };
+    expect(commentCommit(commentAt, history)).toEqual({ kind: 'pinned', sha: head });
+  });
+
+  it('refuses a head pushed after the comment, even when the commit is dated before it (dates are the pusher’s word)', () => {
+    const history = {
+      headSha: head,
+      headCommittedAt: at('2026-12-01T08:00:00Z'),
+      pushes: [
+        { after: 'c'.repeat(40), at: at('2026-12-01T09:00:00Z') },
+        { after: head, at: at('2026-12-01T10:05:00Z') },
+      ],
+    };
+    expect(commentCommit(commentAt, history)).toEqual({ kind: 'moved', sha: head, at: at('2026-12-01T10:05:00Z'), signal: 'push' });
+  });
+
+  it('without the activity, refuses a head commit dated after the comment', () => {
+    const history = { headSha: head, headCommittedAt: at('2026-12-01T10:00:01Z'), pushes: null };
+    expect(commentCommit(commentAt, history)).toEqual({ kind: 'moved', sha: head, at: at('2026-12-01T10:00:01Z'), signal: 'commit date' });
+    expect(commentCommit(commentAt, { ...history, headCommittedAt: at('2026-12-01T09:00:00Z') })).toEqual({ kind: 'pinned', sha: head });
+  });
+});
+
+describe('the tail of a failing host’s output (common/host-failures.ts)', () => {
+  it('keeps the last 20 lines', () => {
+    const output = Array.from({ length: 50 }, (_, i) => `line ${i}`).join('\n') + '\n';
+    expect(outputTail(output)).toBe(Array.from({ length: 20 }, (_, i) => `line ${i + 30}`).join('\n'));
+  });
+
+  it('keeps at most 4 KB, cutting whole lines first and never a character in half', () => {
+    const lines = Array.from({ length: 10 }, () => 'é'.repeat(400)).join('\n'); // 800 bytes a line
+    const tail = outputTail(lines);
+    expect(Buffer.byteLength(tail)).toBeLessThanOrEqual(TAIL_BYTES);
+    expect(tail.split('\n')).toHaveLength(5);
+    const one = outputTail('€'.repeat(5000));
+    expect(Buffer.byteLength(one)).toBeLessThanOrEqual(TAIL_BYTES);
+    expect(one).toMatch(/^€+$/);
   });
 });

@@ -438,6 +438,28 @@ const listDeployments = withRepository((request, repository, _params, _caller, {
   return { status: 200, body: page.map((deployment) => deploymentShape(repository, deployment, urls)), headers };
 });
 
+/** The repository's pushes, newest first, filtered by `ref` (a branch name or `refs/heads/<branch>`). */
+const listActivities = withRepository((request, repository, _params, _caller, { urls }) => {
+  const ref = request.query.get('ref');
+  const wanted = ref === null ? null : ref.startsWith('refs/') ? ref : `refs/heads/${ref}`;
+  const perPage = Math.min(100, Number(request.query.get('per_page') ?? 30));
+  const found = repository.activity
+    .filter((activity) => wanted === null || activity.ref === wanted)
+    .reverse()
+    .slice(0, perPage);
+  const body = found.map((activity) => ({
+    id: activity.id,
+    node_id: Buffer.from(`Activity:${activity.id}`).toString('base64'),
+    before: activity.before,
+    after: activity.after,
+    ref: activity.ref,
+    timestamp: activity.timestamp,
+    activity_type: activity.activityType,
+    actor: userShape(repository.owner, urls),
+  }));
+  return { status: 200, body };
+});
+
 function findDeployment(state: StandinState, repository: Repository, id: string | undefined): Deployment | undefined {
   return state.deployments.find((deployment) => deployment.id === integer(id) && deployment.repository === repository.fullName);
 }
@@ -611,6 +633,7 @@ const ROUTES: Route[] = [
   route('GET', '/repos/{owner}/{repo}/commits/{ref}/check-runs', 'repository', listCheckRuns),
   route('GET', '/repos/{owner}/{repo}/commits/{ref+}', 'repository', getCommit),
   route('GET', '/repos/{owner}/{repo}/pulls/{pull_number}', 'repository', getPullRequest),
+  route('GET', '/repos/{owner}/{repo}/activity', 'repository', listActivities),
   route('GET', '/repos/{owner}/{repo}/collaborators/{username}/permission', 'repository', getCollaboratorPermission),
   route('POST', '/repos/{owner}/{repo}/deployments', 'repository', createDeployment),
   route('GET', '/repos/{owner}/{repo}/deployments', 'repository', listDeployments),

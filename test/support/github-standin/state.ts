@@ -31,6 +31,15 @@ export interface CommitStatus {
   createdAt: string;
 }
 
+export interface Activity {
+  id: number;
+  before: string;
+  after: string;
+  ref: string;
+  timestamp: string;
+  activityType: 'push' | 'branch_creation';
+}
+
 export interface PullRequest {
   number: number;
   headRef: string;
@@ -54,6 +63,8 @@ export interface Repository {
   commits: Map<string, Commit>;
   commitStatuses: Map<string, CommitStatus[]>;
   pulls: Map<number, PullRequest>;
+  /** Pushes, oldest first, as `GET /repos/{owner}/{repo}/activity` lists them (newest first). */
+  activity: Activity[];
   permissions: Map<string, Permission>;
   nextIssueNumber: number;
 }
@@ -191,6 +202,7 @@ export class StandinState {
       commits: new Map(),
       commitStatuses: new Map(),
       pulls: new Map(),
+      activity: [],
       permissions: new Map([[opts.owner, 'admin']]),
       nextIssueNumber: 1,
     };
@@ -199,9 +211,14 @@ export class StandinState {
     return repository;
   }
 
-  /** Adds a commit on `branch` (created from the default branch's head when new) with the given files. */
-  commit(repository: Repository, branch: string, message: string, files?: Map<string, string>): Commit {
-    const parentSha = repository.branches.get(branch) ?? repository.branches.get(repository.defaultBranch);
+  /**
+   * Pushes a commit on `branch` (created from the default branch's head when new) with the given files.
+   * `commitDate` is the date its author wrote into it (anything: git takes the pusher's word); the push's
+   * own time, in the repository's activity, is GitHub's.
+   */
+  commit(repository: Repository, branch: string, message: string, files?: Map<string, string>, commitDate?: string): Commit {
+    const existing = repository.branches.get(branch);
+    const parentSha = existing ?? repository.branches.get(repository.defaultBranch);
     const parent = parentSha ? repository.commits.get(parentSha) : undefined;
     this.shaCounter += 1;
     const identity = `${repository.fullName}\n${branch}\n${this.shaCounter}\n${message}`;
@@ -211,10 +228,18 @@ export class StandinState {
       parents: parent ? [parent.sha] : [],
       files: files ?? new Map(parent?.files ?? []),
       message,
-      date: timestamp(),
+      date: commitDate ?? timestamp(),
     };
     repository.commits.set(sha, commit);
     repository.branches.set(branch, sha);
+    repository.activity.push({
+      id: this.newId(),
+      before: existing ?? '0'.repeat(40),
+      after: sha,
+      ref: `refs/heads/${branch}`,
+      timestamp: timestamp(),
+      activityType: existing ? 'push' : 'branch_creation',
+    });
     // As on GitHub, a push to a pull request's branch moves the pull request's head.
     for (const pull of repository.pulls.values()) if (!pull.fork && pull.state === 'open' && pull.headRef === branch) pull.headSha = sha;
     return commit;
