@@ -1,7 +1,8 @@
 // The Probot app: webhooks in, engine calls out, nothing more. Each handler records what arrived and
 // returns at once (rule 7); the work happens in the worker, which also survives a crash (rule 6).
 import type { ApplicationFunction, Context } from 'probot';
-import { isForced } from '../common/deploy-intent.ts';
+import { isForced, isTerminalStatus } from '../common/deploy-intent.ts';
+import { gatedEndFromStatus } from './engine/gated-end.ts';
 import type { BotMetrics } from './web/metrics.ts';
 import type { NewDeployment, Store } from './store/store.ts';
 
@@ -33,6 +34,12 @@ export function shipguardApp(services: AppServices): ApplicationFunction {
   return (app) => {
     app.on('deployment.created', async (context) => {
       const started = performance.now();
+      if (isWorkflowJobDeployment(context.payload)) {
+        // GitHub Actions' own deployment of a job that names an environment: decided through the
+        // deployment protection rule when it is enabled there (deployment_protection_rule below), never run here.
+        context.log.debug({ deployment: context.payload.deployment.id }, 'a workflow job deployment: not run by the bot');
+        return;
+      }
       const deployment = deploymentFrom(context, await services.appLogin());
       if (!deployment) {
         context.log.warn('deployment webhook without an installation: ignored');
@@ -43,6 +50,27 @@ export function shipguardApp(services: AppServices): ApplicationFunction {
       await recording(services, () => services.store.recordReceived(deployment, { guid: context.id, event: context.name }));
       services.metrics.webhookAck.observe({ event: 'deployment' }, (performance.now() - started) / 1000);
       services.deploymentReceived();
+    });
+
+    app.on('deployment_protection_rule.requested', async (context) => {
+      const started = performance.now();
+      const request = gatedJobFrom(context);
+      if (typeof request === 'string') {
+        context.log.warn(`deployment_protection_rule ignored: ${request}`);
+        return;
+      }
+      // The same durable intake as a deployment: recorded before the answer, a redelivery is a no-op.
+      await recording(services, () => services.store.recordReceived(request, { guid: context.id, event: context.name }));
+      services.metrics.webhookAck.observe({ event: 'deployment_protection_rule' }, (performance.now() - started) / 1000);
+      services.deploymentReceived();
+    });
+
+    app.on('deployment_status.created', async (context) => {
+      // Only a gated job's end matters here (the bot's own statuses come back too, and change nothing).
+      const { deployment, deployment_status: status } = context.payload;
+      if (!isTerminalStatus(status.state)) return;
+      const end = gatedEndFromStatus(status.state, status.description ?? '', deployment.id);
+      if (await recording(services, () => services.store.endGated(deployment.id, end))) services.deploymentReceived();
     });
 
     app.on('issue_comment.created', async (context) => {
@@ -84,6 +112,41 @@ function deploymentFrom(context: Context<'deployment.created'>, appLogin: string
     forced: isForced(payload),
     requestedBy,
     payload,
+  };
+}
+
+/**
+ * A deployment GitHub Actions created for a job's `environment:` (it names its workflow run) that carries
+ * none of shipguard's payload keys: the Action's and ChatOps' deployments always carry one.
+ */
+function isWorkflowJobDeployment(payload: Context<'deployment.created'>['payload']): boolean {
+  if (!payload.workflow_run) return false;
+  const keys = payloadObject(payload.deployment.payload);
+  return typeof keys.idempotency_key !== 'string' && typeof keys.requested_by !== 'string';
+}
+
+/** The gated job as a deployment to decide on, or why it cannot be one. */
+function gatedJobFrom(context: Context<'deployment_protection_rule.requested'>): NewDeployment | string {
+  const { deployment, installation, repository, sender, deployment_callback_url: callback } = context.payload;
+  if (!installation || !repository) return 'no installation or repository';
+  if (!deployment) return 'the job has no deployment (deployment: false?): shipguard cannot know when it ends';
+  const runId = /\/actions\/runs\/(\d+)\/deployment_protection_rule$/.exec(callback ?? '')?.[1];
+  if (!runId) return `unexpected deployment_callback_url ${JSON.stringify(callback)}`;
+  // Who triggered the run: the deployment's creator, unless GitHub names its own bot there.
+  const creator = deployment.creator?.login;
+  const requestedBy = creator && !creator.endsWith('[bot]') ? creator : (sender?.login ?? creator ?? 'unknown');
+  return {
+    id: deployment.id,
+    installationId: installation.id,
+    repository: repository.full_name,
+    environment: context.payload.environment ?? deployment.environment,
+    sha: deployment.sha,
+    ref: deployment.ref,
+    task: deployment.task,
+    forced: false,
+    requestedBy,
+    payload: payloadObject(deployment.payload),
+    workflowRunId: Number(runId),
   };
 }
 

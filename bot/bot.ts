@@ -16,12 +16,14 @@ import { sshDeployerFromEnvironment } from './deployers/ssh/from-environment.ts'
 import type { LeaseTiming } from './engine/leases.ts';
 import { BoundedOctokit } from './github/bounded-fetch.ts';
 import { deploymentStatesOnGitHub } from './github/deployment-states.ts';
+import { GateReviewer } from './github/gate-reviewer.ts';
 import { loadDeployConfig } from './github/load-deploy-config.ts';
 import { probotAccess, type GitHubAccess } from './github/github-access.ts';
 import { LogLinks } from './github/log-links.ts';
 import { redeliverMissedDeliveries } from './github/missed-deliveries.ts';
 import { StatusPublisher } from './github/statuses.ts';
 import { githubStatusWriter } from './github/status-writer.ts';
+import { failingContexts, userPermission, workflowRun } from './github/workflow-runs.ts';
 import { openStore } from './store/open-store.ts';
 import type { Store } from './store/store.ts';
 import { BotMetrics, countingStoreErrors } from './web/metrics.ts';
@@ -54,6 +56,7 @@ export interface Bot {
   store: Store;
   worker: Worker;
   publisher: StatusPublisher;
+  reviewer: GateReviewer;
   metrics: BotMetrics;
   probot: Probot;
   access: GitHubAccess;
@@ -100,6 +103,7 @@ export async function startBot(options: StartBotOptions): Promise<Bot> {
       chatops.statusPublished(status);
     },
   });
+  const reviewer = new GateReviewer({ store, access, owner, log });
   const loadConfig = (installationId: number, repository: string) => loadDeployConfig(access, installationId, repository);
   const chatops = new ChatOps({
     store,
@@ -121,6 +125,13 @@ export async function startBot(options: StartBotOptions): Promise<Bot> {
     loadConfig,
     deploymentStates: (installationId, repository, id) => deploymentStatesOnGitHub(access, installationId, repository, id),
     statusQueued: () => publisher.wake(),
+    reviewsQueued: () => reviewer.wake(),
+    gateReads: {
+      run: (installationId, repository, runId) => workflowRun(access, installationId, repository, runId),
+      permission: (installationId, repository, user) => userPermission(access, installationId, repository, user),
+      failingContexts: (installationId, repository, sha, required) => failingContexts(access, installationId, repository, sha, required),
+    },
+    runState: (installationId, repository, runId) => workflowRun(access, installationId, repository, runId),
     onAdmitted(_record, admission) {
       if (admission.kind === 'refuse') metrics.deploymentsRefused.inc({ reason: admission.duplicateOf !== null ? 'duplicate' : 'invalid' });
     },
@@ -172,6 +183,7 @@ export async function startBot(options: StartBotOptions): Promise<Bot> {
   };
 
   publisher.start();
+  reviewer.start();
   worker.start();
   const catchUp = async () => {
     try {
@@ -206,6 +218,7 @@ export async function startBot(options: StartBotOptions): Promise<Bot> {
     store,
     worker,
     publisher,
+    reviewer,
     metrics,
     probot,
     access,
@@ -215,6 +228,7 @@ export async function startBot(options: StartBotOptions): Promise<Bot> {
       clearInterval(recoveryTimer);
       await worker.stop(graceMs);
       await publisher.stop();
+      await reviewer.stop();
       await chatops.stop();
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));

@@ -23,13 +23,28 @@ export interface EnvironmentLock {
   lockedAt: Date;
 }
 
+/**
+ * What a workflow job gated as a custom deployment protection rule brings beside its deployment: the run,
+ * whether the user who triggered it reaches the environment's `permission`, and the required checks that
+ * are not green on its SHA (GitHub checks `required_contexts` only for deployments created through the API).
+ */
+export interface GateFacts {
+  runId: number;
+  requester: string;
+  requesterRole: string;
+  permitted: boolean;
+  failingContexts: Array<{ context: string; state: string }>;
+  /** A `workflow_dispatch` run whose run-name ends in `--force` (README): deploys a known SHA again. */
+  forced: boolean;
+}
+
 export type ConfigFact = { ok: true; environment: EnvironmentConfig } | { ok: false; summary: string; detail: string };
 
 export interface AdmissionFacts {
   candidate: Candidate;
   config: ConfigFact;
   /** Other deployments with the candidate's duplicate key, oldest first. */
-  sameKey: Array<{ id: number; state: DeploymentState }>;
+  sameKey: Array<{ id: number; state: DeploymentState; finishedAt?: Date | null; workflowRunId?: number | null }>;
   /**
    * Other deployments carrying the candidate's `idempotency_key` (the Action's, per run attempt): the
    * same create call landing twice after an unknown outcome. Same intent even when forced.
@@ -42,6 +57,12 @@ export interface AdmissionFacts {
   succeededIn: string[];
   /** Deployments waiting (queued) in the environment, oldest first. */
   waiting: number[];
+  /** The deployment running in the environment now, if any (a gated job counts from its approval to its end). */
+  running?: { id: number; workflowRunId: number | null } | null;
+  /** The environment's live deploy: the newest that succeeded. */
+  live?: { id: number; sha: string; finishedAt: Date | null } | null;
+  /** Set for a gated workflow job; null for a deployment the bot runs itself. */
+  gate?: GateFacts | null;
   now: Date;
 }
 
@@ -65,11 +86,32 @@ export function admit(facts: AdmissionFacts): Admission {
   }
   if (!facts.config.ok) return refuse('error', facts.config.summary, facts.config.detail);
   const config = facts.config.environment;
+  const gate = facts.gate ?? null;
+  if (gate && config.deployer !== 'workflow') {
+    return refuse(
+      'error',
+      `${candidate.environment} is deployed by shipguard itself (deployer: ${config.deployer}), not by a workflow job: set deployer: workflow in deploy.yml or remove shipguard's protection rule from the environment`,
+    );
+  }
+  if (!gate && config.deployer === 'workflow') {
+    return refuse(
+      'error',
+      `${candidate.environment} deploys from its workflow job (deployer: workflow): shipguard gates that job and runs nothing itself`,
+    );
+  }
+  if (gate && !gate.permitted) {
+    return refuse(
+      'error',
+      `@${gate.requester} (${gate.requesterRole}) may not deploy to ${candidate.environment}: it needs ${config.permission} permission`,
+    );
+  }
 
   const sameCall = facts.sameIdempotencyKey.find((other) => other.id !== candidate.id);
   const original =
     sameCall ??
-    (candidate.forced ? undefined : facts.sameKey.find((other) => BLOCKING_STATES.includes(other.state) && other.id !== candidate.id));
+    (candidate.forced || gate?.forced
+      ? undefined
+      : facts.sameKey.find((other) => BLOCKING_STATES.includes(other.state) && other.id !== candidate.id));
   if (original) {
     const description = duplicateDescription(original.id, original.state);
     const why = sameCall
@@ -87,6 +129,10 @@ export function admit(facts: AdmissionFacts): Admission {
   const missing = (config.requires ?? []).filter((required) => !facts.succeededIn.includes(required));
   if (missing.length) {
     return refuse('error', `${candidate.sha.slice(0, 7)} has not succeeded on ${missing.join(', ')}: deploy it there first`);
+  }
+  if (gate && gate.failingContexts.length) {
+    const failing = gate.failingContexts.map((c) => `${c.context} (${c.state})`).join(', ');
+    return refuse('error', `required checks are not green on ${candidate.sha.slice(0, 7)}: ${failing}`);
   }
 
   return { kind: 'queue', supersede: config.queue === 'latest' ? facts.waiting.filter((id) => id !== candidate.id) : [] };

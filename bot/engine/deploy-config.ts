@@ -55,13 +55,17 @@ const environmentSchema = z
     ...fleetFields,
   })
   .strict()
-  // Rule 5: every timeout is ordered, inner < outer.
-  .superRefine(({ timeouts: t }, ctx) => {
-    if (!(t.connect < t.command && t.command < t.total)) {
-      const got = `connect ${formatDuration(t.connect)}, command ${formatDuration(t.command)}, total ${formatDuration(t.total)}`;
-      ctx.addIssue({ code: 'custom', path: ['timeouts'], message: `must be ordered connect < command < total, got ${got}` });
-    }
-  }, whenParsed('timeouts'))
+  // Rule 5: every timeout is ordered, inner < outer. A workflow job's deploy has only `total`: how long its
+  // environment waits for the job to report its end.
+  .superRefine(
+    ({ timeouts: t, deployer }, ctx) => {
+      if (deployer !== 'workflow' && !(t.connect < t.command && t.command < t.total)) {
+        const got = `connect ${formatDuration(t.connect)}, command ${formatDuration(t.command)}, total ${formatDuration(t.total)}`;
+        ctx.addIssue({ code: 'custom', path: ['timeouts'], message: `must be ordered connect < command < total, got ${got}` });
+      }
+    },
+    whenParsed('timeouts', 'deployer'),
+  )
   .superRefine(
     (env, ctx) => {
       if (env.inactivity !== undefined && env.inactivity >= env.timeouts.command) {

@@ -111,6 +111,28 @@ const MIGRATIONS: string[] = [
   ALTER TABLE deployments ADD COLUMN fleet_rollback text;
   ALTER TABLE deployments ADD COLUMN cancel_rollback boolean NOT NULL DEFAULT false;
   `,
+  // Workflow jobs gated as a custom deployment protection rule: the run a deployment belongs to (set only
+  // for gated jobs, which the bot never runs nor posts statuses on), and the reviews to send to its callback.
+  `
+  ALTER TABLE deployments ADD COLUMN workflow_run_id bigint;
+  CREATE TABLE gate_reviews (
+    seq bigserial PRIMARY KEY,
+    deployment_id bigint NOT NULL,
+    installation_id bigint NOT NULL,
+    repository text NOT NULL,
+    run_id bigint NOT NULL,
+    environment text NOT NULL,
+    state text,                            -- 'approved' | 'rejected' | NULL: a progress comment
+    comment text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    claimed_by text,
+    claimed_until timestamptz,
+    attempts int NOT NULL DEFAULT 0,
+    last_error text,
+    done_at timestamptz
+  );
+  CREATE INDEX gate_reviews_pending ON gate_reviews (seq) WHERE done_at IS NULL;
+  `,
 ];
 
 export async function migrate(db: SqlClient): Promise<void> {

@@ -1,14 +1,26 @@
 // The Store on PostgreSQL (several replicas share it). sqlite-store.ts is its twin for the embedded store:
 // the same methods, statement for statement, in SQLite's dialect; the row mappings here serve both.
 import { duplicateKey } from '../../common/deploy-intent.ts';
-import type { Admission, EnvironmentLock } from '../engine/admission.ts';
+import type { Admission, AdmissionFacts, EnvironmentLock } from '../engine/admission.ts';
+import { admissionReviews, approvalReview, MAX_PROGRESS_COMMENTS, type GateReviewToSend } from '../engine/gate-reviews.ts';
 import { rolloutHosts } from '../engine/deploy-config.ts';
 import { statesBefore, type DeploymentState } from '../engine/states.ts';
 import type { ActingPhase, HostPhase, HostState } from '../engine/outcomes.ts';
 import { migrate } from './migrations.ts';
 import type { SqlClient, SqlExecutor } from './sql-client.ts';
-import type { DeploymentRecord, Finish, HostEnd, HostRecord, LeaseRef, NewDeployment, PendingStatus, Store } from './store.ts';
+import type {
+  DeploymentRecord,
+  Finish,
+  HostEnd,
+  HostRecord,
+  LeaseRef,
+  NewDeployment,
+  PendingGateReview,
+  PendingStatus,
+  Store,
+} from './store.ts';
 import type { StatusToPublish } from '../engine/status-for.ts';
+import type { GatedEnd } from '../engine/gated-end.ts';
 
 type Row = Record<string, unknown>;
 
@@ -39,11 +51,12 @@ class SqlStore implements Store {
   async recordReceived(d: NewDeployment, delivery?: { guid: string; event: string }): Promise<boolean> {
     // One statement: the deployment, its first timeline entry and the delivery land together or not
     // at all, and a burst of webhooks costs one round trip each.
-    const event = `received: ${d.environment} ${d.sha.slice(0, 12)} (${d.ref}) requested by @${d.requestedBy}${d.forced ? ', forced' : ''}`;
+    const run = d.workflowRunId ? ` (workflow run ${d.workflowRunId}, waiting for shipguard's approval)` : '';
+    const event = `received: ${d.environment} ${d.sha.slice(0, 12)} (${d.ref}) requested by @${d.requestedBy}${d.forced ? ', forced' : ''}${run}`;
     const rows = await this.db.query(
       `WITH inserted AS (
-         INSERT INTO deployments (id, installation_id, repository, environment, sha, ref, task, duplicate_key, forced, requested_by, payload, state)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'received') ON CONFLICT (id) DO NOTHING RETURNING id),
+         INSERT INTO deployments (id, installation_id, repository, environment, sha, ref, task, duplicate_key, forced, requested_by, payload, state, workflow_run_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'received', $15) ON CONFLICT (id) DO NOTHING RETURNING id),
        timeline AS (INSERT INTO deployment_events (deployment_id, message) SELECT id, $12 FROM inserted),
        delivery AS (INSERT INTO webhook_deliveries (guid, event) SELECT $13, $14 WHERE $13::text IS NOT NULL ON CONFLICT DO NOTHING)
        SELECT id FROM inserted`,
@@ -62,6 +75,7 @@ class SqlStore implements Store {
         event,
         delivery?.guid ?? null,
         delivery?.event ?? 'deployment',
+        d.workflowRunId ?? null,
       ],
     );
     return rows.length === 1;
@@ -92,6 +106,7 @@ class SqlStore implements Store {
     decide: Parameters<Store['admit']>[2],
     statuses: Parameters<Store['admit']>[3],
     endedOnGitHub: string | null,
+    gate: Parameters<Store['admit']>[5] = null,
   ): Promise<Admission | null> {
     return this.db.transaction(async (tx) => {
       const [head] = await tx.query('SELECT repository, environment FROM deployments WHERE id = $1', [id]);
@@ -101,7 +116,7 @@ class SqlStore implements Store {
       if (!row) return null; // admitted meanwhile by another replica
       const record = toDeployment(row);
       const sameKey = await tx.query(
-        "SELECT id, state FROM deployments WHERE duplicate_key = $1 AND id <> $2 AND state <> 'received' ORDER BY received_at, id",
+        "SELECT id, state, finished_at, workflow_run_id FROM deployments WHERE duplicate_key = $1 AND id <> $2 AND state <> 'received' ORDER BY received_at, id",
         [duplicateKey(record), id],
       );
       const succeeded = await tx.query(
@@ -110,6 +125,14 @@ class SqlStore implements Store {
       );
       const waiting = await tx.query(
         "SELECT id FROM deployments WHERE repository = $1 AND environment = $2 AND state = 'queued' ORDER BY queued_at, id",
+        [record.repository, record.environment],
+      );
+      const [running] = await tx.query(
+        "SELECT id, workflow_run_id FROM deployments WHERE repository = $1 AND environment = $2 AND state = 'running'",
+        [record.repository, record.environment],
+      );
+      const [live] = await tx.query(
+        "SELECT id, sha, finished_at FROM deployments WHERE repository = $1 AND environment = $2 AND task = 'deploy' AND state = 'succeeded' ORDER BY finished_at DESC, id DESC LIMIT 1",
         [record.repository, record.environment],
       );
       const actionKey = typeof record.payload.idempotency_key === 'string' ? record.payload.idempotency_key : null;
@@ -121,17 +144,26 @@ class SqlStore implements Store {
         : [];
       const [now] = await tx.query<{ now: Date }>('SELECT now() AS now');
       const envConfig = config.ok ? config.environment : null;
-      const admission = decide({
+      const facts: AdmissionFacts = {
         candidate: record,
         config,
-        sameKey: sameKey.map((r) => ({ id: Number(r.id), state: r.state as DeploymentState })),
+        sameKey: sameKey.map((r) => ({
+          id: Number(r.id),
+          state: r.state as DeploymentState,
+          finishedAt: date(r.finished_at),
+          workflowRunId: optionalNumber(r.workflow_run_id),
+        })),
         sameIdempotencyKey: sameIdempotencyKey.map((r) => ({ id: Number(r.id), state: r.state as DeploymentState })),
         endedOnGitHub,
         lock,
         succeededIn: succeeded.map((r) => String(r.environment)),
         waiting: waiting.map((r) => Number(r.id)),
+        running: running ? { id: Number(running.id), workflowRunId: optionalNumber(running.workflow_run_id) } : null,
+        live: live ? { id: Number(live.id), sha: String(live.sha), finishedAt: date(live.finished_at) } : null,
+        gate,
         now: new Date(now!.now),
-      });
+      };
+      const admission = decide(facts);
       if (admission.kind === 'refuse') {
         await tx.query(
           `UPDATE deployments SET state = 'refused', description = $2, detail = $3, duplicate_of = $4, lease_owner = NULL, lease_expires_at = NULL, finished_at = now()
@@ -159,6 +191,7 @@ class SqlStore implements Store {
           ? { ...record, state: 'queued', config: envConfig, environmentUrl: envConfig?.url ?? null }
           : { ...record, state: 'refused' };
       for (const status of statuses(admission, admitted)) await enqueueIn(tx, status);
+      for (const review of admissionReviews(admission, facts)) await enqueueReviewIn(tx, review);
       return admission;
     });
   }
@@ -194,8 +227,10 @@ class SqlStore implements Store {
           [record.repository, record.environment],
         );
         const totalMs = record.config?.timeouts.total ?? 7_200_000;
+        // A gated job holds no lease: nothing of it runs here, so there is nothing to take over.
         const [started] = await tx.query(
-          `UPDATE deployments SET state = 'running', lease_owner = $2, lease_expires_at = now() + make_interval(secs => $3::float8 / 1000), lease_epoch = lease_epoch + 1,
+          `UPDATE deployments SET state = 'running', lease_owner = CASE WHEN workflow_run_id IS NULL THEN $2 END,
+             lease_expires_at = CASE WHEN workflow_run_id IS NULL THEN now() + make_interval(secs => $3::float8 / 1000) END, lease_epoch = lease_epoch + 1,
              started_at = now(), deadline_at = now() + make_interval(secs => $4::float8 / 1000), previous_sha = $5, description = 'starting'
            WHERE id = $1 AND state = ANY($6::text[]) RETURNING *`,
           [record.id, owner, leaseMs, totalMs, previous ? String(previous.sha) : null, statesBefore('running')],
@@ -206,6 +241,11 @@ class SqlStore implements Store {
             "INSERT INTO deployment_hosts (deployment_id, position, host, state) VALUES ($1, $2, $3, 'pending') ON CONFLICT DO NOTHING",
             [record.id, position, host],
           );
+        }
+        if (startedRecord.workflowRunId !== null) {
+          await addEventIn(tx, record.id, `approved by ${owner}: workflow run ${startedRecord.workflowRunId} deploys`);
+          await enqueueReviewIn(tx, approvalReview(record.id, record.environment));
+          return startedRecord;
         }
         await addEventIn(tx, record.id, `started by ${owner}`);
         await enqueueIn(tx, startedStatus(startedRecord));
@@ -453,8 +493,61 @@ class SqlStore implements Store {
       if (!rows.length) return false;
       await addEventIn(tx, id, status.description);
       await enqueueIn(tx, status);
+      await enqueueReviewIn(tx, { deploymentId: id, state: 'rejected', comment: status.description });
       return true;
     });
+  }
+
+  async endGated(id: number, end: GatedEnd): Promise<boolean> {
+    return this.db.transaction(async (tx) => {
+      // An approved job ends as its deploy did; one still waiting can only have been cancelled.
+      const rows = await tx.query(
+        `UPDATE deployments SET state = CASE WHEN state = 'running' THEN $2 ELSE 'cancelled' END, description = $3, finished_at = now()
+         WHERE id = $1 AND workflow_run_id IS NOT NULL AND state IN ('running', 'queued') RETURNING state`,
+        [id, end.state, end.description],
+      );
+      if (!rows.length) return false;
+      await addEventIn(tx, id, `${String(rows[0]!.state)}: ${end.description}`);
+      return true;
+    });
+  }
+
+  async endOverdueGated(): Promise<DeploymentRecord[]> {
+    return this.db.transaction(async (tx) => {
+      const rows = await tx.query(
+        `UPDATE deployments SET state = 'error', finished_at = now(),
+           description = 'no end reported by workflow run ' || workflow_run_id || ' within timeouts.total; environment released, outcome unknown'
+         WHERE workflow_run_id IS NOT NULL AND state = 'running' AND deadline_at < now() RETURNING *`,
+      );
+      for (const row of rows) await addEventIn(tx, Number(row.id), `error: ${String(row.description)}`);
+      return rows.map(toDeployment);
+    });
+  }
+
+  async claimGateReviews(owner: string, holdMs: number, limit: number): Promise<PendingGateReview[]> {
+    const rows = await this.db.query(
+      `UPDATE gate_reviews SET claimed_by = $1, claimed_until = now() + make_interval(secs => $2::float8 / 1000)
+       WHERE seq IN (SELECT seq FROM gate_reviews WHERE done_at IS NULL AND (claimed_until IS NULL OR claimed_until < now())
+                     ORDER BY seq LIMIT $3 FOR UPDATE SKIP LOCKED)
+       RETURNING *`,
+      [owner, holdMs, limit],
+    );
+    return rows.map(toPendingGateReview).sort((a, b) => a.seq - b.seq);
+  }
+
+  async markGateReviewAttempted(seq: number): Promise<void> {
+    await this.db.query('UPDATE gate_reviews SET attempts = attempts + 1 WHERE seq = $1', [seq]);
+  }
+
+  async markGateReviewDone(seq: number): Promise<void> {
+    await this.db.query('UPDATE gate_reviews SET done_at = now() WHERE seq = $1', [seq]);
+  }
+
+  async markGateReviewFailed(seq: number, error: string, retryInMs: number): Promise<void> {
+    await this.db.query(
+      'UPDATE gate_reviews SET last_error = $2, claimed_by = NULL, claimed_until = now() + make_interval(secs => $3::float8 / 1000) WHERE seq = $1',
+      [seq, error.slice(0, 500), retryInMs],
+    );
   }
 
   async lock(repository: string, environment: string, owner: string, reason: string): Promise<EnvironmentLock> {
@@ -527,9 +620,11 @@ async function addEventIn(tx: SqlExecutor, id: number, message: string): Promise
   await tx.query('INSERT INTO deployment_events (deployment_id, message) VALUES ($1, $2)', [id, message]);
 }
 
+/** Never a status on a gated job's deployment: GitHub Actions owns those (DESIGN.md, workflow jobs). */
 async function enqueueIn(tx: SqlExecutor, s: StatusToPublish): Promise<void> {
   await tx.query(
-    `INSERT INTO status_outbox (deployment_id, installation_id, repository, kind, state, description, log_url, environment_url) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+    `INSERT INTO status_outbox (deployment_id, installation_id, repository, kind, state, description, log_url, environment_url)
+     SELECT $1, $2, $3, $4, $5, $6, $7, $8 WHERE NOT EXISTS (SELECT 1 FROM deployments WHERE id = $1 AND workflow_run_id IS NOT NULL)`,
     [s.deploymentId, s.installationId, s.repository, s.kind, s.state, s.description, s.logUrl, s.environmentUrl],
   );
 }
@@ -549,8 +644,37 @@ export function toPendingStatus(r: Row): PendingStatus {
   };
 }
 
+export function toPendingGateReview(r: Row): PendingGateReview {
+  return {
+    seq: Number(r.seq),
+    deploymentId: Number(r.deployment_id),
+    installationId: Number(r.installation_id),
+    repository: String(r.repository),
+    runId: Number(r.run_id),
+    environment: String(r.environment),
+    state: (r.state as PendingGateReview['state']) ?? null,
+    comment: String(r.comment),
+    attempts: Number(r.attempts),
+  };
+}
+
+/** Queues a review for a gated job (nothing for any other deployment); progress comments within GitHub's limit. */
+async function enqueueReviewIn(tx: SqlExecutor, review: GateReviewToSend): Promise<void> {
+  await tx.query(
+    `INSERT INTO gate_reviews (deployment_id, installation_id, repository, run_id, environment, state, comment)
+     SELECT id, installation_id, repository, workflow_run_id, environment, $2, $3 FROM deployments d
+     WHERE id = $1 AND workflow_run_id IS NOT NULL
+       AND ($2::text IS NOT NULL OR (SELECT count(*) FROM gate_reviews g WHERE g.deployment_id = d.id AND g.state IS NULL) < $4)`,
+    [review.deploymentId, review.state, review.comment, MAX_PROGRESS_COMMENTS],
+  );
+}
+
 function date(value: unknown): Date | null {
   return value === null || value === undefined ? null : new Date(value as string);
+}
+
+function optionalNumber(value: unknown): number | null {
+  return value === null || value === undefined ? null : Number(value);
 }
 
 export function toDeployment(r: Row): DeploymentRecord {
@@ -584,5 +708,6 @@ export function toDeployment(r: Row): DeploymentRecord {
     queuedAt: date(r.queued_at),
     startedAt: date(r.started_at),
     finishedAt: date(r.finished_at),
+    workflowRunId: optionalNumber(r.workflow_run_id),
   };
 }

@@ -103,6 +103,26 @@ const MIGRATIONS: string[] = [
   ALTER TABLE deployments ADD COLUMN fleet_rollback TEXT;
   ALTER TABLE deployments ADD COLUMN cancel_rollback INTEGER NOT NULL DEFAULT 0;
   `,
+  `
+  ALTER TABLE deployments ADD COLUMN workflow_run_id INTEGER;
+  CREATE TABLE gate_reviews (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    deployment_id INTEGER NOT NULL,
+    installation_id INTEGER NOT NULL,
+    repository TEXT NOT NULL,
+    run_id INTEGER NOT NULL,
+    environment TEXT NOT NULL,
+    state TEXT,
+    comment TEXT NOT NULL,
+    created_at INTEGER NOT NULL DEFAULT (now()),
+    claimed_by TEXT,
+    claimed_until INTEGER,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    done_at INTEGER
+  );
+  CREATE INDEX gate_reviews_pending ON gate_reviews (seq) WHERE done_at IS NULL;
+  `,
 ];
 
 export function migrateSqlite(db: DatabaseSync): void {

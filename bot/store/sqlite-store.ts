@@ -5,15 +5,27 @@
 // store. Statements stay small and indexed: none holds the event loop for long.
 import type { DatabaseSync, SQLInputValue, StatementSync } from 'node:sqlite';
 import { duplicateKey } from '../../common/deploy-intent.ts';
-import type { Admission, EnvironmentLock } from '../engine/admission.ts';
+import type { Admission, AdmissionFacts, EnvironmentLock } from '../engine/admission.ts';
+import { admissionReviews, approvalReview, MAX_PROGRESS_COMMENTS, type GateReviewToSend } from '../engine/gate-reviews.ts';
+import type { GatedEnd } from '../engine/gated-end.ts';
 import { rolloutHosts } from '../engine/deploy-config.ts';
 import { statesBefore, type DeploymentState } from '../engine/states.ts';
 import type { ActingPhase, HostPhase, HostState } from '../engine/outcomes.ts';
 import type { StatusToPublish } from '../engine/status-for.ts';
 import type { EmbeddedDatabase } from './embedded-database.ts';
 import { migrateSqlite } from './sqlite-schema.ts';
-import { lockFrom, toDeployment, toPendingStatus } from './sql-store.ts';
-import type { DeploymentRecord, Finish, HostEnd, HostRecord, LeaseRef, NewDeployment, PendingStatus, Store } from './store.ts';
+import { lockFrom, toDeployment, toPendingGateReview, toPendingStatus } from './sql-store.ts';
+import type {
+  DeploymentRecord,
+  Finish,
+  HostEnd,
+  HostRecord,
+  LeaseRef,
+  NewDeployment,
+  PendingGateReview,
+  PendingStatus,
+  Store,
+} from './store.ts';
 
 type Row = Record<string, unknown>;
 
@@ -87,9 +99,11 @@ class SqliteStore implements Store {
     this.all('INSERT INTO deployment_events (deployment_id, message) VALUES (?1, ?2)', id, message);
   }
 
+  /** Never a status on a gated job's deployment: GitHub Actions owns those. */
   private enqueue(s: StatusToPublish): void {
     this.all(
-      'INSERT INTO status_outbox (deployment_id, installation_id, repository, kind, state, description, log_url, environment_url) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)',
+      `INSERT INTO status_outbox (deployment_id, installation_id, repository, kind, state, description, log_url, environment_url)
+       SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE NOT EXISTS (SELECT 1 FROM deployments WHERE id = ?1 AND workflow_run_id IS NOT NULL)`,
       s.deploymentId,
       s.installationId,
       s.repository,
@@ -98,6 +112,20 @@ class SqliteStore implements Store {
       s.description,
       s.logUrl,
       s.environmentUrl,
+    );
+  }
+
+  /** Queues a review for a gated job (nothing for any other deployment); progress comments within GitHub's limit. */
+  private enqueueReview(review: GateReviewToSend): void {
+    this.all(
+      `INSERT INTO gate_reviews (deployment_id, installation_id, repository, run_id, environment, state, comment)
+       SELECT id, installation_id, repository, workflow_run_id, environment, ?2, ?3 FROM deployments d
+       WHERE id = ?1 AND workflow_run_id IS NOT NULL
+         AND (?2 IS NOT NULL OR (SELECT count(*) FROM gate_reviews g WHERE g.deployment_id = d.id AND g.state IS NULL) < ?4)`,
+      review.deploymentId,
+      review.state,
+      review.comment,
+      MAX_PROGRESS_COMMENTS,
     );
   }
 
@@ -126,11 +154,12 @@ class SqliteStore implements Store {
   }
 
   recordReceived(d: NewDeployment, delivery?: { guid: string; event: string }): Promise<boolean> {
-    const event = `received: ${d.environment} ${d.sha.slice(0, 12)} (${d.ref}) requested by @${d.requestedBy}${d.forced ? ', forced' : ''}`;
+    const run = d.workflowRunId ? ` (workflow run ${d.workflowRunId}, waiting for shipguard's approval)` : '';
+    const event = `received: ${d.environment} ${d.sha.slice(0, 12)} (${d.ref}) requested by @${d.requestedBy}${d.forced ? ', forced' : ''}${run}`;
     return this.transaction(() => {
       const inserted = this.all(
-        `INSERT INTO deployments (id, installation_id, repository, environment, sha, ref, task, duplicate_key, forced, requested_by, payload, state)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'received') ON CONFLICT (id) DO NOTHING RETURNING id`,
+        `INSERT INTO deployments (id, installation_id, repository, environment, sha, ref, task, duplicate_key, forced, requested_by, payload, state, workflow_run_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'received', ?12) ON CONFLICT (id) DO NOTHING RETURNING id`,
         d.id,
         d.installationId,
         d.repository,
@@ -142,6 +171,7 @@ class SqliteStore implements Store {
         flag(d.forced),
         d.requestedBy,
         JSON.stringify(d.payload),
+        d.workflowRunId ?? null,
       );
       if (inserted.length) this.addEvent(d.id, event);
       if (delivery)
@@ -179,6 +209,7 @@ class SqliteStore implements Store {
     decide: Parameters<Store['admit']>[2],
     statuses: Parameters<Store['admit']>[3],
     endedOnGitHub: string | null,
+    gate: Parameters<Store['admit']>[5] = null,
   ): Promise<Admission | null> {
     return this.transaction(() => {
       const head = this.get('SELECT repository, environment FROM deployments WHERE id = ?1', id);
@@ -188,7 +219,7 @@ class SqliteStore implements Store {
       if (!row) return null;
       const record = toDeployment(row);
       const sameKey = this.all(
-        "SELECT id, state FROM deployments WHERE duplicate_key = ?1 AND id <> ?2 AND state <> 'received' ORDER BY received_at, id",
+        "SELECT id, state, finished_at, workflow_run_id FROM deployments WHERE duplicate_key = ?1 AND id <> ?2 AND state <> 'received' ORDER BY received_at, id",
         duplicateKey(record),
         id,
       );
@@ -202,6 +233,16 @@ class SqliteStore implements Store {
         record.repository,
         record.environment,
       );
+      const running = this.get(
+        "SELECT id, workflow_run_id FROM deployments WHERE repository = ?1 AND environment = ?2 AND state = 'running'",
+        record.repository,
+        record.environment,
+      );
+      const live = this.get(
+        "SELECT id, sha, finished_at FROM deployments WHERE repository = ?1 AND environment = ?2 AND task = 'deploy' AND state = 'succeeded' ORDER BY finished_at DESC, id DESC LIMIT 1",
+        record.repository,
+        record.environment,
+      );
       const actionKey = typeof record.payload.idempotency_key === 'string' ? record.payload.idempotency_key : null;
       const sameIdempotencyKey = actionKey
         ? this.all(
@@ -212,17 +253,34 @@ class SqliteStore implements Store {
           )
         : [];
       const envConfig = config.ok ? config.environment : null;
-      const admission = decide({
+      const facts: AdmissionFacts = {
         candidate: record,
         config,
-        sameKey: sameKey.map((r) => ({ id: Number(r.id), state: r.state as DeploymentState })),
+        sameKey: sameKey.map((r) => ({
+          id: Number(r.id),
+          state: r.state as DeploymentState,
+          finishedAt: r.finished_at === null ? null : new Date(Number(r.finished_at)),
+          workflowRunId: r.workflow_run_id === null ? null : Number(r.workflow_run_id),
+        })),
         sameIdempotencyKey: sameIdempotencyKey.map((r) => ({ id: Number(r.id), state: r.state as DeploymentState })),
         endedOnGitHub,
         lock,
         succeededIn: succeeded.map((r) => String(r.environment)),
         waiting: waiting.map((r) => Number(r.id)),
+        running: running
+          ? { id: Number(running.id), workflowRunId: running.workflow_run_id === null ? null : Number(running.workflow_run_id) }
+          : null,
+        live: live
+          ? {
+              id: Number(live.id),
+              sha: String(live.sha),
+              finishedAt: live.finished_at === null ? null : new Date(Number(live.finished_at)),
+            }
+          : null,
+        gate,
         now: new Date(Number(this.get('SELECT now() AS now')!.now)),
-      });
+      };
+      const admission = decide(facts);
       if (admission.kind === 'refuse') {
         this.all(
           `UPDATE deployments SET state = 'refused', description = ?2, detail = ?3, duplicate_of = ?4, lease_owner = NULL, lease_expires_at = NULL, finished_at = now()
@@ -259,6 +317,7 @@ class SqliteStore implements Store {
           ? { ...record, state: 'queued', config: envConfig, environmentUrl: envConfig?.url ?? null }
           : { ...record, state: 'refused' };
       for (const status of statuses(admission, admitted)) this.enqueue(status);
+      for (const review of admissionReviews(admission, facts)) this.enqueueReview(review);
       return admission;
     });
   }
@@ -288,8 +347,10 @@ class SqliteStore implements Store {
         record.environment,
       );
       const totalMs = record.config?.timeouts.total ?? 7_200_000;
+      // A gated job holds no lease: nothing of it runs here, so there is nothing to take over.
       const started = this.get(
-        `UPDATE deployments SET state = 'running', lease_owner = ?2, lease_expires_at = now() + ?3, lease_epoch = lease_epoch + 1,
+        `UPDATE deployments SET state = 'running', lease_owner = CASE WHEN workflow_run_id IS NULL THEN ?2 END,
+           lease_expires_at = CASE WHEN workflow_run_id IS NULL THEN now() + ?3 END, lease_epoch = lease_epoch + 1,
            started_at = now(), deadline_at = now() + ?4, previous_sha = ?5, description = 'starting'
          WHERE id = ?1 AND state IN (SELECT value FROM json_each(?6)) RETURNING *`,
         record.id,
@@ -307,6 +368,11 @@ class SqliteStore implements Store {
           position,
           host,
         );
+      }
+      if (startedRecord.workflowRunId !== null) {
+        this.addEvent(record.id, `approved by ${owner}: workflow run ${startedRecord.workflowRunId} deploys`);
+        this.enqueueReview(approvalReview(record.id, record.environment));
+        return startedRecord;
       }
       this.addEvent(record.id, `started by ${owner}`);
       this.enqueue(startedStatus(startedRecord));
@@ -609,7 +675,75 @@ class SqliteStore implements Store {
       if (!rows.length) return false;
       this.addEvent(id, status.description);
       this.enqueue(status);
+      this.enqueueReview({ deploymentId: id, state: 'rejected', comment: status.description });
       return true;
+    });
+  }
+
+  endGated(id: number, end: GatedEnd): Promise<boolean> {
+    return this.transaction(() => {
+      // An approved job ends as its deploy did; one still waiting can only have been cancelled.
+      const rows = this.all(
+        `UPDATE deployments SET state = CASE WHEN state = 'running' THEN ?2 ELSE 'cancelled' END, description = ?3, finished_at = now()
+         WHERE id = ?1 AND workflow_run_id IS NOT NULL AND state IN ('running', 'queued') RETURNING state`,
+        id,
+        end.state,
+        end.description,
+      );
+      if (!rows.length) return false;
+      this.addEvent(id, `${String(rows[0]!.state)}: ${end.description}`);
+      return true;
+    });
+  }
+
+  endOverdueGated(): Promise<DeploymentRecord[]> {
+    return this.transaction(() => {
+      const rows = this.all(
+        `UPDATE deployments SET state = 'error', finished_at = now(),
+           description = 'no end reported by workflow run ' || workflow_run_id || ' within timeouts.total; environment released, outcome unknown'
+         WHERE workflow_run_id IS NOT NULL AND state = 'running' AND deadline_at < now() RETURNING *`,
+      );
+      for (const row of rows) this.addEvent(Number(row.id), `error: ${String(row.description)}`);
+      return rows.map(toDeployment);
+    });
+  }
+
+  claimGateReviews(owner: string, holdMs: number, limit: number): Promise<PendingGateReview[]> {
+    return this.transaction(() =>
+      this.all(
+        `UPDATE gate_reviews SET claimed_by = ?1, claimed_until = now() + ?2
+         WHERE seq IN (SELECT seq FROM gate_reviews WHERE done_at IS NULL AND (claimed_until IS NULL OR claimed_until < now())
+                       ORDER BY seq LIMIT ?3)
+         RETURNING *`,
+        owner,
+        holdMs,
+        limit,
+      )
+        .map(toPendingGateReview)
+        .sort((a, b) => a.seq - b.seq),
+    );
+  }
+
+  markGateReviewAttempted(seq: number): Promise<void> {
+    return this.transaction(() => {
+      this.all('UPDATE gate_reviews SET attempts = attempts + 1 WHERE seq = ?1', seq);
+    });
+  }
+
+  markGateReviewDone(seq: number): Promise<void> {
+    return this.transaction(() => {
+      this.all('UPDATE gate_reviews SET done_at = now() WHERE seq = ?1', seq);
+    });
+  }
+
+  markGateReviewFailed(seq: number, error: string, retryInMs: number): Promise<void> {
+    return this.transaction(() => {
+      this.all(
+        'UPDATE gate_reviews SET last_error = ?2, claimed_by = NULL, claimed_until = now() + ?3 WHERE seq = ?1',
+        seq,
+        error.slice(0, 500),
+        retryInMs,
+      );
     });
   }
 

@@ -1,7 +1,9 @@
 // The store: what the engine, the bot and the pages need to remember, behind one small interface.
 // Every claim and transition is atomic in the database, so replicas sharing one PostgreSQL never run a
 // deployment twice nor two at once in one environment.
-import type { Admission, AdmissionFacts, EnvironmentLock } from '../engine/admission.ts';
+import type { Admission, AdmissionFacts, EnvironmentLock, GateFacts } from '../engine/admission.ts';
+import type { GateReviewToSend } from '../engine/gate-reviews.ts';
+import type { GatedEnd } from '../engine/gated-end.ts';
 import type { DeploymentState, GitHubDeploymentState } from '../engine/states.ts';
 import type { StatusToPublish } from '../engine/status-for.ts';
 import type { EnvironmentConfig } from '../engine/deploy-config.ts';
@@ -18,9 +20,15 @@ export interface NewDeployment {
   forced: boolean;
   requestedBy: string;
   payload: Record<string, unknown>;
+  /**
+   * Set for a workflow job gated as a custom deployment protection rule: the run it belongs to. The bot
+   * never runs such a deployment nor posts a status on it; it approves or rejects the run and records its end.
+   */
+  workflowRunId?: number | null;
 }
 
 export interface DeploymentRecord extends NewDeployment {
+  workflowRunId: number | null;
   state: DeploymentState;
   githubState: GitHubDeploymentState | null;
   description: string;
@@ -85,6 +93,16 @@ export interface PendingStatus extends StatusToPublish {
   attempts: number;
 }
 
+/** A gated job's review in the outbox, with where it goes. */
+export interface PendingGateReview extends GateReviewToSend {
+  seq: number;
+  installationId: number;
+  repository: string;
+  runId: number;
+  environment: string;
+  attempts: number;
+}
+
 export interface Finish {
   state: 'succeeded' | 'failed' | 'error' | 'cancelled';
   description: string;
@@ -113,11 +131,15 @@ export interface Store {
     decide: (facts: AdmissionFacts) => Admission,
     statuses: (admission: Admission, record: DeploymentRecord) => StatusToPublish[],
     endedOnGitHub: string | null,
+    /** For a gated workflow job: its facts; the reviews the decision implies are queued with it. */
+    gate?: GateFacts | null,
   ): Promise<Admission | null>;
 
   /**
    * Starts the oldest queued deployment of an environment with none running, under a new lease epoch,
    * with its hosts (from its config) and the status `startedStatus` returns; null when none can start.
+   * A gated job instead gets its approval queued, no lease (nothing of it runs here) and the deadline
+   * `timeouts.total` by which its end must be known.
    */
   claimNext(owner: string, leaseMs: number, startedStatus: (record: DeploymentRecord) => StatusToPublish): Promise<DeploymentRecord | null>;
   /** Takes over one running deployment whose lease lapsed, under a new epoch; never one in `exclude`. */
@@ -181,6 +203,18 @@ export interface Store {
 
   /** Cancels queued deployments (no host touched yet) with the given status. */
   cancelQueued(id: number, status: StatusToPublish): Promise<boolean>;
+
+  /** Records a gated job's end (from its deployment's statuses or its run); false when it had ended already. */
+  endGated(id: number, end: GatedEnd): Promise<boolean>;
+  /** Ends every approved gated job whose deadline passed: its environment is free again. */
+  endOverdueGated(): Promise<DeploymentRecord[]>;
+  /** Claims unsent gate reviews for `holdMs`, oldest first. */
+  claimGateReviews(owner: string, holdMs: number, limit: number): Promise<PendingGateReview[]>;
+  /** An attempt to send this review is about to start (after it, the review may be on GitHub). */
+  markGateReviewAttempted(seq: number): Promise<void>;
+  markGateReviewDone(seq: number): Promise<void>;
+  /** A send failed: it waits `retryInMs` before anyone tries it again. */
+  markGateReviewFailed(seq: number, error: string, retryInMs: number): Promise<void>;
 
   close(): Promise<void>;
 }

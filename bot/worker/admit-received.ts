@@ -1,7 +1,8 @@
 // Admission of received deployments: load deploy.yml (default branch), then let the engine's pure
 // `admit` decide under the environment's lock, and queue the statuses that decision implies.
 import type { Logger } from 'pino';
-import { admit, supersededDescription, type Admission, type ConfigFact } from '../engine/admission.ts';
+import { reaches, roleFrom } from '../chatops/authorise.ts';
+import { admit, supersededDescription, type Admission, type ConfigFact, type GateFacts } from '../engine/admission.ts';
 import { ADMISSION_HOLD_MS } from '../engine/leases.ts';
 import { endedOnGitHub } from '../engine/pickup.ts';
 import { isShipguardDeployment } from '../engine/whose-deployment.ts';
@@ -20,6 +21,25 @@ export interface AdmissionContext {
   onAdmitted?(record: DeploymentRecord, admission: Admission): void;
   /** A deployment that is not shipguard's was left alone. */
   onIgnored?(record: DeploymentRecord): void;
+  /** GitHub reads for gated workflow jobs (absent: such a job waits, unread, for a bot that has them). */
+  gateReads?: GateReads;
+}
+
+/** What admission reads from GitHub about a gated workflow job. */
+export interface GateReads {
+  run(installationId: number, repository: string, runId: number): Promise<{ event: string; displayTitle: string }>;
+  permission(installationId: number, repository: string, user: string): Promise<{ roleName: string | null; permission: string | null }>;
+  failingContexts(
+    installationId: number,
+    repository: string,
+    sha: string,
+    required: string[],
+  ): Promise<Array<{ context: string; state: string }>>;
+}
+
+/** A run forces a known SHA when started by workflow_dispatch with a run-name ending in `--force` (README). */
+export function runForces(run: { event: string; displayTitle: string }): boolean {
+  return run.event === 'workflow_dispatch' && /(^|\s)--force$/.test(run.displayTitle.trim());
 }
 
 /** Admits what is waiting; returns how many were decided. */
@@ -36,6 +56,7 @@ export async function admitReceived(context: AdmissionContext): Promise<number> 
   const admitOne = async (record: DeploymentRecord) => {
     let config: ConfigFact;
     let ended: string | null = null;
+    let gate: GateFacts | null = null;
     try {
       try {
         config = { ok: true, environment: environmentConfig(await configOf(record), record.environment) };
@@ -43,15 +64,16 @@ export async function admitReceived(context: AdmissionContext): Promise<number> 
         if (!(error instanceof DeployConfigError)) throw error;
         config = { ok: false, summary: error.summary, detail: error.message };
       }
-      if (isShipguardDeployment(config, record.payload)) {
+      if (isOurs(record, config)) {
         ended = endedOnGitHub(await context.deploymentStates(record.installationId, record.repository, record.id));
       }
+      if (record.workflowRunId !== null) gate = await gateFacts(context, record, record.workflowRunId, config);
     } catch (error) {
       // GitHub unreachable: reading is safe to repeat, so the deployment waits for the next round.
       log.warn({ err: error, deployment: record.id }, 'could not read from GitHub; will try again');
       return;
     }
-    if (!isShipguardDeployment(config, record.payload)) {
+    if (!isOurs(record, config)) {
       log.debug({ deployment: record.id, repository: record.repository, environment: record.environment }, 'not shipguard’s: left alone');
       await store.forgetReceived(record.id);
       context.onIgnored?.(record);
@@ -63,6 +85,7 @@ export async function admitReceived(context: AdmissionContext): Promise<number> 
       admit,
       (decision, current) => admissionStatuses(decision, current, context.links),
       ended,
+      gate,
     );
     if (admission) {
       decided++;
@@ -80,6 +103,30 @@ export async function admitReceived(context: AdmissionContext): Promise<number> 
   const failed = rounds.find((round) => round.status === 'rejected');
   if (failed) throw failed.reason; // the store failed: the worker logs it and tries again
   return decided;
+}
+
+/** A gated job is always ours: shipguard's protection rule is enabled on its environment. */
+function isOurs(record: DeploymentRecord, config: ConfigFact): boolean {
+  return record.workflowRunId !== null || isShipguardDeployment(config, record.payload);
+}
+
+async function gateFacts(context: AdmissionContext, record: DeploymentRecord, runId: number, config: ConfigFact): Promise<GateFacts> {
+  const reads = context.gateReads;
+  if (!reads) throw new Error('this bot cannot read workflow runs');
+  const [run, access] = await Promise.all([
+    reads.run(record.installationId, record.repository, runId),
+    reads.permission(record.installationId, record.repository, record.requestedBy),
+  ]);
+  const role = roleFrom(access.roleName, access.permission);
+  const required = config.ok ? (config.environment.required_contexts ?? []) : [];
+  return {
+    runId,
+    requester: record.requestedBy,
+    requesterRole: role,
+    permitted: config.ok && reaches(role, config.environment.permission),
+    failingContexts: await reads.failingContexts(record.installationId, record.repository, record.sha, required),
+    forced: runForces(run),
+  };
 }
 
 function admissionStatuses(admission: Admission, record: DeploymentRecord, links: LogLinkSigner): StatusToPublish[] {

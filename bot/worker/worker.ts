@@ -6,11 +6,19 @@ import { checkLeaseTiming, DEFAULT_LEASE_TIMING, type LeaseTiming } from '../eng
 import { statusFor } from '../engine/status-for.ts';
 import { admitReceived, type AdmissionContext } from './admit-received.ts';
 import { DeploymentRunner, type RunContext } from './deployment-runner.ts';
+import { reconcileGatedJobs, releaseOverdueGated, type GatedReconcileContext } from './reconcile-gated.ts';
+
+/** How often gated jobs' deployments and runs are read from GitHub, for ends no webhook told. */
+const GATE_RECONCILE_MS = 60_000;
 
 export interface WorkerOptions extends Omit<AdmissionContext, 'onAdmitted'>, Omit<RunContext, 'lease'> {
   lease?: LeaseTiming;
   pollMs?: number;
   onAdmitted?: AdmissionContext['onAdmitted'];
+  /** A gate review was queued: the reviewer should look now. */
+  reviewsQueued?(): void;
+  /** Reads of a gated job's run state (reconciliation); absent: only webhooks and deadlines end them. */
+  runState?: GatedReconcileContext['runState'];
 }
 
 export class Worker {
@@ -20,6 +28,7 @@ export class Worker {
   private ticking: Promise<void> | null = null;
   private stopped = true;
   private lastTakeoverScan = 0;
+  private lastGateReconcile = 0;
   private wakeRequested = false;
 
   constructor(options: WorkerOptions) {
@@ -85,7 +94,15 @@ export class Worker {
 
   private async tick(): Promise<void> {
     const options = this.options;
-    if (await admitReceived({ ...options, onAdmitted: options.onAdmitted })) options.statusQueued();
+    if (await admitReceived({ ...options, onAdmitted: options.onAdmitted })) {
+      options.statusQueued();
+      options.reviewsQueued?.();
+    }
+    await releaseOverdueGated(options.store, options.log);
+    if (options.runState && Date.now() - this.lastGateReconcile >= GATE_RECONCILE_MS) {
+      this.lastGateReconcile = Date.now();
+      await reconcileGatedJobs({ ...options, runState: options.runState });
+    }
     for (;;) {
       if (this.stopped) return;
       const since = Date.now();
@@ -93,6 +110,11 @@ export class Worker {
         statusFor(r, 'phase', 'in_progress', progressDescription(0, rolloutHosts(r.config!).length, 1), options.links),
       );
       if (!record) break;
+      if (record.workflowRunId !== null) {
+        // A gated job: its approval is queued; the job deploys, nothing runs here.
+        options.reviewsQueued?.();
+        continue;
+      }
       options.statusQueued();
       this.launch(new DeploymentRunner({ ...options }, record, false, since));
     }

@@ -51,6 +51,12 @@
  *   .../issues/comments/{comment_id}` (delivers `issue_comment` edited, with `changes.body.from`),
  *   `POST .../issues/comments/{comment_id}/reactions` (201 new, 200 when that user already reacted so;
  *   no webhook, as on GitHub).
+ * - `GET .../actions/runs/{run_id}`; `POST .../actions/runs/{run_id}/deployment_protection_rule` (the app's
+ *   review of a run waiting for its custom deployment protection rule: installation tokens only (403
+ *   otherwise); 422 when the run does not wait for the app on `environment_name`, for a comment over 1,024
+ *   characters, or for an 11th comment without `state` on one deployment; `approved` lets the job run,
+ *   `rejected` completes the run as failed). Workflow runs themselves are test helpers (below), played as
+ *   github-standin/workflow-runs.ts describes.
  * - `GET /app/hook/deliveries` (newest first; `per_page`, `cursor`, `status=success|failure`; fields as
  *   GitHub's, `status` 'OK' | 'Invalid HTTP Response: 503' | 'failed to connect' | 'timed out'),
  *   `POST /app/hook/deliveries/{delivery_id}/attempts` (redelivers: same `X-GitHub-Delivery` guid, a new
@@ -95,6 +101,15 @@
  *                                        matches get this answer instead, and change nothing; with
  *                                        `afterWork: true` they do their work first (an answer lost on the way)
  *   waitFor(predicate, timeoutMs = 30000) polls until predicate returns a truthy value, and returns it
+ *   enableProtectionRule(repo, environment)   the app's custom deployment protection rule on an environment
+ *   startWorkflowRun(repo, {environment, branch?, actor?, event?='push', displayTitle?})   a run whose job names
+ *                                        the environment: creates the job's deployment, delivers `deployment`
+ *                                        (with `workflow_run`) and, where the rule is enabled,
+ *                                        `deployment_protection_rule`; returns the run
+ *   rerunWorkflowRun(runId)              "Re-run all jobs" of a completed run: new attempt, new deployment
+ *   finishWorkflowJob(runId, 'success' | 'failure', {report? = true})   the approved job ends; with report,
+ *                                        GitHub Actions' `in_progress` and outcome statuses on its deployment
+ *   workflowRun(runId) · gateReviews(runId?)   a run; the app's reviews (state null: progress comment)
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -106,13 +121,26 @@ import {
   type CommitState,
   type Deployment,
   type DeploymentStatus,
+  type GateReview,
   type Permission,
   StandinState,
   timestamp,
+  type WorkflowRun,
 } from './github-standin/state.ts';
 import { type DeliveryRecord, WebhookSender } from './github-standin/webhooks.ts';
+import { finishWorkflowJob, rerunWorkflowRun, startWorkflowRun, type StartRunOptions } from './github-standin/workflow-runs.ts';
 
-export type { AddRepositoryOptions, Comment, Deployment, DeploymentStatus, DeliveryRecord, Permission };
+export type {
+  AddRepositoryOptions,
+  Comment,
+  Deployment,
+  DeploymentStatus,
+  DeliveryRecord,
+  GateReview,
+  Permission,
+  StartRunOptions,
+  WorkflowRun,
+};
 
 export interface StandinOptions {
   webhookUrl?: string | null;
@@ -191,6 +219,16 @@ export interface GitHubStandin {
     times?: number,
   ): void;
   waitFor<T>(predicate: () => T | undefined | false | null, timeoutMs?: number): Promise<T>;
+  /** The app's custom deployment protection rule, enabled on an environment (as a repository admin does). */
+  enableProtectionRule(repo: string, environment: string): void;
+  /** A run whose job names `environment`; returns the run (its `deploymentId` is the current attempt's). */
+  startWorkflowRun(repo: string, options: StartRunOptions): WorkflowRun;
+  rerunWorkflowRun(runId: number): WorkflowRun;
+  /** The approved job ends; `report: false` leaves its deployment without an end (a crashed runner). */
+  finishWorkflowJob(runId: number, outcome: 'success' | 'failure', options?: { report?: boolean }): void;
+  workflowRun(runId: number): WorkflowRun;
+  /** Reviews the app sent to runs' callbacks, oldest first. */
+  gateReviews(runId?: number): GateReview[];
 }
 
 async function readBody(request: IncomingMessage): Promise<string> {
@@ -231,6 +269,11 @@ export async function startGitHubStandin(options: StandinOptions): Promise<GitHu
     onProblem: (problem) => problems.push(problem),
   });
   const urls = { api: '', web: '' };
+  const requireRun = (runId: number): WorkflowRun => {
+    const run = state.workflowRuns.find((candidate) => candidate.id === runId);
+    if (!run) throw new Error(`GitHub stand-in: no workflow run ${runId}`);
+    return run;
+  };
   const context: ApiContext = { state, webhooks, urls, tokenLifetimeMs: options.tokenLifetimeMs ?? 3_600_000 };
 
   async function answer(request: IncomingMessage): Promise<{ reply: ApiReply; path: string; body: unknown }> {
@@ -430,6 +473,31 @@ export async function startGitHubStandin(options: StandinOptions): Promise<GitHu
 
     reactions(commentId) {
       return state.reactions.filter((reaction) => reaction.commentId === commentId).map((reaction) => reaction.content);
+    },
+
+    enableProtectionRule(repo, environment) {
+      state.protectionRules.add(`${state.requireRepository(repo).fullName}|${environment}`);
+    },
+
+    startWorkflowRun(repo, runOptions) {
+      return startWorkflowRun(context, state.requireRepository(repo), runOptions);
+    },
+
+    rerunWorkflowRun(runId) {
+      const run = requireRun(runId);
+      rerunWorkflowRun(context, state.requireRepository(run.repository), run);
+      return run;
+    },
+
+    finishWorkflowJob(runId, outcome, finishOptions = {}) {
+      const run = requireRun(runId);
+      finishWorkflowJob(context, state.requireRepository(run.repository), run, outcome, finishOptions.report ?? true);
+    },
+
+    workflowRun: (runId) => requireRun(runId),
+
+    gateReviews(runId) {
+      return state.gateReviews.filter((review) => runId === undefined || review.runId === runId);
     },
 
     injectFault(match, reply, times = 1) {

@@ -29,6 +29,8 @@ import {
   userShape,
   webhookExample,
   webhookRepositoryShape,
+  workflowRunShape,
+  deploymentWorkflowRunShape,
   type StandinUrls,
 } from './shapes.ts';
 import {
@@ -39,6 +41,7 @@ import {
   type StandinState,
   timestamp,
   type User,
+  type WorkflowRun,
 } from './state.ts';
 import type { WebhookSender } from './webhooks.ts';
 
@@ -142,13 +145,16 @@ function withRepository(handler: RepositoryHandler): Handler {
   };
 }
 
-function installationPart(repository: Repository): Record<string, unknown> {
+export function installationPart(repository: Repository): Record<string, unknown> {
   const id = repository.installationId;
   return { id, node_id: Buffer.from(`0:Installation${id}`).toString('base64') };
 }
 
-/** Webhooks are built on GitHub's example payloads: state fills the parts that carry it. */
-function deliverDeploymentWebhook(context: ApiContext, repository: Repository, deployment: Deployment): void {
+/**
+ * Webhooks are built on GitHub's example payloads: state fills the parts that carry it. A job's deployment
+ * (GitHub Actions' own, for a job that names an environment) names its workflow run.
+ */
+export function deliverDeploymentWebhook(context: ApiContext, repository: Repository, deployment: Deployment, run?: WorkflowRun): void {
   const payload = webhookExample('deployment', 'created');
   Object.assign(payload, {
     action: 'created',
@@ -157,13 +163,13 @@ function deliverDeploymentWebhook(context: ApiContext, repository: Repository, d
     installation: installationPart(repository),
     sender: userShape(deployment.creator, context.urls),
     workflow: null,
-    workflow_run: null,
+    workflow_run: run ? deploymentWorkflowRunShape(repository, run, context.urls) : null,
   });
   delete payload.organization;
   context.webhooks.send('deployment', payload);
 }
 
-function deliverDeploymentStatusWebhook(
+export function deliverDeploymentStatusWebhook(
   context: ApiContext,
   repository: Repository,
   deployment: Deployment,
@@ -512,7 +518,7 @@ const createDeploymentStatus = withRepository((request, repository, params, call
   return { status: 201, body: deploymentStatusShape(repository, status, context.urls) };
 });
 
-function addStatus(
+export function addStatus(
   state: StandinState,
   deployment: Deployment,
   fields: Pick<DeploymentStatus, 'state' | 'description' | 'targetUrl' | 'logUrl' | 'environmentUrl' | 'creator'>,
@@ -620,6 +626,58 @@ const createReaction = withRepository((request, repository, params, caller, { st
   return { status: 201, body: reactionShape(reaction, urls) };
 });
 
+const getWorkflowRun = withRepository((_request, repository, params, _caller, { state, urls }) => {
+  const run = state.workflowRuns.find(
+    (candidate) => candidate.id === integer(params.run_id) && candidate.repository === repository.fullName,
+  );
+  return run ? { status: 200, body: workflowRunShape(repository, run, urls) } : notFound();
+});
+
+/** GitHub's limits on a custom deployment protection rule's comments. */
+const MAX_GATE_COMMENT = 1024;
+const MAX_GATE_PROGRESS_COMMENTS = 10;
+
+interface GateReviewBody {
+  environment_name: string;
+  state?: 'approved' | 'rejected';
+  comment?: string;
+}
+
+/**
+ * An app's review of a run waiting for its rule: installation tokens only; the run must wait for the app on
+ * that environment (else 422); a comment alone (no state) is progress, at most 10 per deployment.
+ */
+const reviewDeploymentProtectionRule = withRepository((request, repository, params, caller, { state }) => {
+  if (caller.kind !== 'installation') return errorReply(403, 'Resource not accessible by integration');
+  const run = state.workflowRuns.find(
+    (candidate) => candidate.id === integer(params.run_id) && candidate.repository === repository.fullName,
+  );
+  if (!run) return notFound();
+  const input = body<GateReviewBody>(request);
+  if (!run.waitingForRule || run.environment !== input.environment_name) {
+    return errorReply(422, `No pending deployment protection rule for environment ${input.environment_name}`);
+  }
+  const comment = input.comment ?? '';
+  if (comment.length > MAX_GATE_COMMENT) return errorReply(422, 'comment is too long (maximum is 1024 characters)');
+  const progress = state.gateReviews.filter((review) => review.deploymentId === run.deploymentId && review.state === null);
+  if (!input.state && progress.length >= MAX_GATE_PROGRESS_COMMENTS) return errorReply(422, 'Too many comments for this deployment');
+  state.gateReviews.push({
+    runId: run.id,
+    deploymentId: run.deploymentId,
+    environment: run.environment,
+    state: input.state ?? null,
+    comment,
+    at: Date.now(),
+  });
+  if (input.state) {
+    run.waitingForRule = false;
+    run.status = input.state === 'approved' ? 'in_progress' : 'completed';
+    run.conclusion = input.state === 'approved' ? null : 'failure';
+    run.updatedAt = timestamp();
+  }
+  return { status: 204 };
+});
+
 const ROUTES: Route[] = [
   route('POST', '/app/installations/{installation_id}/access_tokens', 'app', createInstallationToken),
   route('GET', '/app', 'app', getApp),
@@ -644,6 +702,8 @@ const ROUTES: Route[] = [
   route('GET', '/repos/{owner}/{repo}/issues/{issue_number}/comments', 'repository', listComments),
   route('PATCH', '/repos/{owner}/{repo}/issues/comments/{comment_id}', 'repository', updateComment),
   route('POST', '/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions', 'repository', createReaction),
+  route('GET', '/repos/{owner}/{repo}/actions/runs/{run_id}', 'repository', getWorkflowRun),
+  route('POST', '/repos/{owner}/{repo}/actions/runs/{run_id}/deployment_protection_rule', 'repository', reviewDeploymentProtectionRule),
 ];
 
 /** Who the Authorization header says the caller is, or the 401 GitHub would answer. */

@@ -26,6 +26,7 @@ import {
   type StandinState,
   timestamp,
   type User,
+  type WorkflowRun,
 } from './state.ts';
 
 type Json = Record<string, unknown>;
@@ -71,18 +72,20 @@ let webhookExamples: Array<{ name: string; examples: Json[] }> | null = null;
 
 /** An `@octokit/webhooks-examples` payload of an event and action, one with an installation if there is one. */
 export function webhookExample(event: string, action: string): Json {
+  const candidates = webhookExamplesOf(event, action);
+  const found = candidates.find((payload) => 'installation' in payload) ?? candidates[0];
+  if (!found) throw new Error(`GitHub stand-in: no webhook example for ${event}.${action}`);
+  return structuredClone(found);
+}
+
+function webhookExamplesOf(event: string, action: string): Json[] {
   if (!webhookExamples) {
     const require = createRequire(import.meta.url);
     const folder = dirname(require.resolve('@octokit/webhooks-examples/package.json'));
     const text = readFileSync(join(folder, 'api.github.com', 'index.json'), 'utf8');
     webhookExamples = JSON.parse(text) as typeof webhookExamples;
   }
-  const candidates = (webhookExamples!.find((entry) => entry.name === event)?.examples ?? []).filter(
-    (payload) => payload.action === action,
-  );
-  const found = candidates.find((payload) => 'installation' in payload) ?? candidates[0];
-  if (!found) throw new Error(`GitHub stand-in: no webhook example for ${event}.${action}`);
-  return structuredClone(found);
+  return (webhookExamples!.find((entry) => entry.name === event)?.examples ?? []).filter((payload) => payload.action === action);
 }
 
 export function userShape(user: User, urls: StandinUrls): Json {
@@ -480,5 +483,52 @@ export function reactionShape(reaction: Reaction, urls: StandinUrls): Json {
     user: userShape(reaction.user, urls),
     content: reaction.content,
     created_at: reaction.createdAt,
+  };
+}
+
+/** Fields a run has in both its REST shape and the `workflow_run` of a deployment webhook. */
+function runFields(repository: Repository, run: WorkflowRun, urls: StandinUrls): Json {
+  return {
+    id: run.id,
+    name: run.name,
+    node_id: nodeId('WorkflowRun', run.id),
+    head_branch: run.headBranch,
+    head_sha: run.headSha,
+    path: '.github/workflows/deploy.yml',
+    run_number: run.runNumber,
+    run_attempt: run.runAttempt,
+    event: run.event,
+    status: run.status,
+    conclusion: run.conclusion,
+    display_title: run.displayTitle,
+    url: `${urls.api}/repos/${repository.fullName}/actions/runs/${run.id}`,
+    html_url: `${urls.web}/${repository.fullName}/actions/runs/${run.id}`,
+    pull_requests: [],
+    created_at: run.createdAt,
+    updated_at: run.updatedAt,
+    run_started_at: run.createdAt,
+  };
+}
+
+/** `GET /repos/{owner}/{repo}/actions/runs/{run_id}`. */
+export function workflowRunShape(repository: Repository, run: WorkflowRun, urls: StandinUrls): Json {
+  const shaped = { ...example('GET', '/repos/o/r/actions/runs/1', 200), ...runFields(repository, run, urls) };
+  shaped.actor = userShape(run.actor, urls);
+  shaped.triggering_actor = userShape(run.actor, urls);
+  shaped.repository = minimalRepositoryShape(repository, urls);
+  shaped.head_repository = minimalRepositoryShape(repository, urls);
+  shaped.previous_attempt_url = run.runAttempt > 1 ? `${shaped.url as string}/attempts/${run.runAttempt - 1}` : null;
+  delete shaped.referenced_workflows;
+  return shaped;
+}
+
+/** The `workflow_run` of a `deployment` webhook for a job's deployment (on a webhook example's). */
+export function deploymentWorkflowRunShape(repository: Repository, run: WorkflowRun, urls: StandinUrls): Json {
+  const base = webhookExamplesOf('deployment', 'created').find((payload) => payload.workflow_run)!.workflow_run as Json;
+  return {
+    ...structuredClone(base),
+    ...runFields(repository, run, urls),
+    actor: userShape(run.actor, urls),
+    triggering_actor: userShape(run.actor, urls),
   };
 }

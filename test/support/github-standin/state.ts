@@ -117,6 +117,40 @@ export interface Reaction {
   createdAt: string;
 }
 
+/** A review an app sent to a run's deployment protection rule callback; `state: null` is a progress comment. */
+export interface GateReview {
+  runId: number;
+  deploymentId: number;
+  environment: string;
+  state: 'approved' | 'rejected' | null;
+  comment: string;
+  at: number;
+}
+
+/**
+ * A workflow run with one job that names an environment. `gates`: the environments whose job waits for the
+ * app's deployment protection rule, with the job's deployment (the current attempt's).
+ */
+export interface WorkflowRun {
+  id: number;
+  repository: string;
+  name: string;
+  event: string;
+  displayTitle: string;
+  headBranch: string;
+  headSha: string;
+  runNumber: number;
+  runAttempt: number;
+  actor: User;
+  status: 'queued' | 'waiting' | 'in_progress' | 'completed';
+  conclusion: string | null;
+  createdAt: string;
+  updatedAt: string;
+  environment: string;
+  deploymentId: number;
+  waitingForRule: boolean;
+}
+
 /** Who a token authenticates: an installation (the app acting on its repositories) or a user. */
 export type TokenOwner = { kind: 'installation'; installationId: number; expiresAt: number } | { kind: 'user'; user: User };
 
@@ -147,6 +181,10 @@ export class StandinState {
   readonly deploymentStatuses: DeploymentStatus[] = [];
   readonly comments: Comment[] = [];
   readonly reactions: Reaction[] = [];
+  readonly workflowRuns: WorkflowRun[] = [];
+  readonly gateReviews: GateReview[] = [];
+  /** `owner/repo|environment` where the app's custom deployment protection rule is enabled. */
+  readonly protectionRules = new Set<string>();
   readonly tokens = new Map<string, TokenOwner>();
   private readonly users = new Map<string, User>();
   private nextId = 1000;
