@@ -44,7 +44,7 @@ export function admissionReviews(admission: Admission, facts: AdmissionFacts): G
   } else {
     const ahead = facts.waiting.filter((id) => id !== candidate.id && !superseded.includes(id)).length;
     if (facts.running || ahead) {
-      const first = facts.running ? `waiting for ${whom(facts.running.id, facts.running.workflowRunId)} to finish` : 'waiting';
+      const first = facts.running ? `waiting for ${whom(facts.running.id, facts.running.workflowRunId)} to finish` : 'waiting for its turn';
       reviews.push({
         deploymentId: candidate.id,
         state: null,
