@@ -47,6 +47,8 @@ export interface StartBotOptions {
   lease?: LeaseTiming;
   /** Turn off the missed-delivery catch-up (tests that count API calls). */
   catchUp?: boolean;
+  /** Opens the store (tests hold it to see what a starting bot answers); default: from DATABASE_URL / DATA_DIR. */
+  openStore?: typeof openStore;
 }
 
 export interface Bot {
@@ -70,7 +72,10 @@ export async function startBot(options: StartBotOptions): Promise<Bot> {
   const log = pino({ name: 'shipguard', level: options.env.LOG_LEVEL ?? 'info' });
   const probot = createProbot({ env: options.env, overrides: { log, Octokit: BoundedOctokit } });
   // Listen first: with PORT=0 the address, and so the default PUBLIC_URL, is known only now.
-  let handle: (req: IncomingMessage, res: ServerResponse) => Promise<void> = async (_req, res) => {
+  // Until the store is open every request is answered 503 at once, its (bounded) body read first so that the
+  // answer never cuts off a client still sending.
+  let handle: (req: IncomingMessage, res: ServerResponse) => Promise<void> = async (req, res) => {
+    if ((await readBoundedBody(req, res)) === null) return;
     res.writeHead(503, { 'retry-after': '1' }).end('starting\n');
   };
   const server = createServer((req, res) => {
@@ -83,10 +88,12 @@ export async function startBot(options: StartBotOptions): Promise<Bot> {
   const port = (server.address() as AddressInfo).port;
   const publicUrl = options.env.PUBLIC_URL ? config.publicUrl : `http://localhost:${port}`;
   const metrics = new BotMetrics();
-  const openedStore = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }).catch(async (error) => {
-    server.close();
-    throw error;
-  });
+  const openedStore = await (options.openStore ?? openStore)({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }).catch(
+    async (error) => {
+      server.close();
+      throw error;
+    },
+  );
   const store = countingStoreErrors(openedStore, metrics);
   const owner = `bot-${process.pid}-${randomUUID().slice(0, 8)}`;
   const access = probotAccess(probot);
