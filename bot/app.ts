@@ -1,5 +1,6 @@
 // The Probot app: webhooks in, engine calls out, nothing more. Each handler records what arrived and
 // returns at once (rule 7); the work happens in the worker, which also survives a crash (rule 6).
+import { FORCE_FREEZE_KEY } from './engine/freeze.ts';
 import type { ApplicationFunction, Context } from 'probot';
 import { isForced, isTerminalStatus } from '../common/deploy-intent.ts';
 import { gatedEndFromStatus } from './engine/gated-end.ts';
@@ -101,6 +102,9 @@ function deploymentFrom(context: Context<'deployment.created'>, appLogin: string
   const createdByThisBot = deployment.creator?.login === appLogin;
   const requestedBy =
     createdByThisBot && typeof payload.requested_by === 'string' ? payload.requested_by : (deployment.creator?.login ?? 'unknown');
+  // The freeze override is an admin's `/deploy --force-freeze`, checked by this bot before it created the
+  // deployment: from anyone else's payload it is dropped.
+  if (!createdByThisBot) delete payload[FORCE_FREEZE_KEY];
   return {
     id: deployment.id,
     installationId: installation.id,

@@ -1,5 +1,6 @@
 // A ChatOps deploy becomes a GitHub Deployment created by the bot: it then comes back as a `deployment`
 // webhook and goes through the same admission as the Action's (one path, one set of rules).
+import { FORCE_FREEZE_KEY } from '../engine/freeze.ts';
 import type { EnvironmentConfig } from '../engine/deploy-config.ts';
 import { splitRepository, type GitHubClient } from '../github/github-access.ts';
 import type { CheckState, DeployKind } from './replies.ts';
@@ -20,6 +21,8 @@ export interface ChatOpsDeploymentRequest {
   config: EnvironmentConfig;
   kind: DeployKind;
   force: boolean;
+  /** An admin's `/deploy --force-freeze`. */
+  forceFreeze?: boolean;
   requestedBy: string;
   /** For a rollback: the live SHA it replaces. */
   rollbackOf: string | null;
@@ -39,6 +42,7 @@ export async function createChatOpsDeployment(client: GitHubClient, request: Cha
     force: request.force,
     requested_by: request.requestedBy,
     ...(request.rollbackOf ? { rollback_of: request.rollbackOf } : {}),
+    ...(request.forceFreeze ? { [FORCE_FREEZE_KEY]: true } : {}),
     chatops: request.chatops,
   };
   try {

@@ -13,6 +13,8 @@ export interface DeployCommand {
   environment: string;
   config: EnvironmentConfig;
   force: boolean;
+  /** `--force-freeze`, checked as an admin's already: deploy even inside a freeze window (recorded). */
+  forceFreeze?: boolean;
   /** The pull request's head SHA, read once when the command was read. */
   headSha: string;
 }
@@ -63,6 +65,7 @@ export async function runDeploy(scope: CommandScope, command: DeployCommand): Pr
     config: command.config,
     kind: command.kind,
     force,
+    forceFreeze: command.forceFreeze ?? false,
     requestedBy: scope.user,
     rollbackOf,
     chatops: { issue_number: scope.issueNumber, comment_id: scope.commentId, reply_id: replyId, command: command.kind },

@@ -33,10 +33,11 @@ export async function runUnlock(scope: CommandScope, environment: string, role: 
 
 /**
  * A running deploy sees the request within a second and stops after the hosts in progress (it ends
- * `cancelled by @user after N/M hosts`); a queued one has touched no host and ends here.
+ * `cancelled by @user after N/M hosts`); a queued one has touched no host and ends here. `rollback`
+ * (`--rollback`): the running one then rolls back the hosts it changed (as `on_failure: rollback_fleet` does).
  */
-export async function runCancel(scope: CommandScope, environment: string): Promise<Answer> {
-  const requested = await scope.store.requestCancel(scope.repository, environment, scope.user);
+export async function runCancel(scope: CommandScope, environment: string, rollback = false): Promise<Answer> {
+  const requested = await scope.store.requestCancel(scope.repository, environment, scope.user, rollback);
   const views: CancelView[] = [];
   for (const record of requested) {
     let state: CancelView['state'] = record.state === 'queued' ? 'queued' : 'running';
@@ -48,5 +49,5 @@ export async function runCancel(scope: CommandScope, environment: string): Promi
     views.push({ id: record.id, sha: record.sha, state, requestedBy: record.requestedBy });
   }
   if (views.length) scope.statusQueued();
-  return reply(cancelReply(environment, views), views.length > 0);
+  return reply(cancelReply(environment, views, rollback), views.length > 0);
 }

@@ -4,11 +4,11 @@
 import { describe, environmentNameError } from '../../common/names.ts';
 
 export type Command =
-  | { name: 'deploy'; environment: string | null; force: boolean; noop: boolean }
+  | { name: 'deploy'; environment: string | null; force: boolean; noop: boolean; forceFreeze: boolean }
   | { name: 'rollback'; environment: string }
   | { name: 'lock'; environment: string; reason: string }
   | { name: 'unlock'; environment: string }
-  | { name: 'cancel'; environment: string }
+  | { name: 'cancel'; environment: string; rollback: boolean }
   | { name: 'status'; environment: string | null }
   | { name: 'help' };
 
@@ -25,11 +25,11 @@ export type ParseResult =
 export const USAGE_SEPARATOR = ' · ';
 
 export const USAGE: Record<CommandName, string> = {
-  deploy: `/deploy [env] [--force]${USAGE_SEPARATOR}/deploy noop [env]`,
+  deploy: `/deploy [env] [--force] [--force-freeze]${USAGE_SEPARATOR}/deploy noop [env]`,
   rollback: '/rollback <env>',
   lock: '/lock <env> [reason]',
   unlock: '/unlock <env>',
-  cancel: '/cancel <env>',
+  cancel: '/cancel <env> [--rollback]',
   status: '/status [env]',
   help: '/help',
 };
@@ -62,9 +62,20 @@ function parseArguments(name: CommandName, args: string[], rest: string): ParseR
   switch (name) {
     case 'deploy':
       return parseDeploy(args);
-    case 'rollback':
-    case 'unlock':
     case 'cancel': {
+      const rollback = args.includes('--rollback');
+      const words = args.filter((arg) => arg !== '--rollback');
+      const option = words.find((arg) => arg.startsWith('-'));
+      if (option) return invalid(`unknown option ${describe(option)} (the only option is --rollback)`, [name]);
+      if (words.length !== 1)
+        return invalid(words.length === 0 ? '/cancel needs an environment' : `/cancel takes one environment, got ${words.length} words`, [
+          name,
+        ]);
+      const problem = environmentNameError(words[0]!);
+      return problem ? invalid(problem, [name]) : command({ name, environment: words[0]!, rollback });
+    }
+    case 'rollback':
+    case 'unlock': {
       if (args.length !== 1)
         return invalid(args.length === 0 ? `/${name} needs an environment` : `/${name} takes one environment, got ${args.length} words`, [
           name,
@@ -93,11 +104,14 @@ function parseArguments(name: CommandName, args: string[], rest: string): ParseR
 
 function parseDeploy(args: string[]): ParseResult {
   let force = false;
+  let forceFreeze = false;
   let noop = false;
   const words: string[] = [];
   for (const arg of args) {
     if (arg === '--force') force = true;
-    else if (arg.startsWith('-')) return invalid(`unknown option ${describe(arg)} (the only option is --force)`, ['deploy']);
+    else if (arg === '--force-freeze') forceFreeze = true;
+    else if (arg.startsWith('-'))
+      return invalid(`unknown option ${describe(arg)} (the options are --force and --force-freeze)`, ['deploy']);
     else words.push(arg);
   }
   if (words[0] === 'noop') {
@@ -107,7 +121,7 @@ function parseDeploy(args: string[]): ParseResult {
   if (words.length > 1) return invalid(`/deploy takes at most one environment, got ${words.map((w) => describe(w)).join(' ')}`, ['deploy']);
   const environment = words[0] ?? null;
   const problem = environment === null ? null : environmentNameError(environment);
-  return problem ? invalid(problem, ['deploy']) : command({ name: 'deploy', environment, force, noop });
+  return problem ? invalid(problem, ['deploy']) : command({ name: 'deploy', environment, force, noop, forceFreeze });
 }
 
 function isCommandName(name: string): name is CommandName {

@@ -154,6 +154,13 @@ export class ChatOps {
     if (command.name !== 'unlock' && !reaches(commenter, envConfig.permission)) {
       return reply(permissionReply(request.user, commenter, envConfig.permission, actionText(command, environment)), false);
     }
+    // Deploying into a freeze window is an admin's decision, whatever the environment's permission.
+    if (command.name === 'deploy' && command.forceFreeze && !reaches(commenter, 'admin')) {
+      return reply(
+        permissionReply(request.user, commenter, 'admin', `--force-freeze (deploying to ${environment} in a freeze window)`),
+        false,
+      );
+    }
     const pull = await pullRequestFacts(client, request.repository, request.issueNumber);
     const problem = pullRequestProblem(pull);
     if (problem) return reply(pullRequestReply(problem), false);
@@ -173,6 +180,7 @@ export class ChatOps {
           environment,
           config: envConfig,
           force: command.force,
+          forceFreeze: command.forceFreeze,
           headSha: pull.headSha,
         });
       case 'rollback':
@@ -182,7 +190,7 @@ export class ChatOps {
       case 'unlock':
         return runUnlock(scope, environment, commenter);
       case 'cancel':
-        return runCancel(scope, environment);
+        return runCancel(scope, environment, command.rollback);
     }
   }
 }

@@ -211,11 +211,12 @@ export interface CancelView {
   requestedBy: string;
 }
 
-export function cancelReply(environment: string, cancelled: CancelView[]): string {
+export function cancelReply(environment: string, cancelled: CancelView[], rollback = false): string {
   if (!cancelled.length) return `😕 **Nothing to cancel**: no deploy is queued or running on **${environment}**.`;
+  const then = rollback ? ', then rolls back the hosts it changed' : '';
   const lines = cancelled.map((d) =>
     d.state === 'running'
-      ? `#${d.id} ${short(d.sha)} by @${d.requestedBy}: running; stops after the hosts in progress`
+      ? `#${d.id} ${short(d.sha)} by @${d.requestedBy}: running; stops after the hosts in progress${then}`
       : `#${d.id} ${short(d.sha)} by @${d.requestedBy}: queued; cancelled before it started`,
   );
   return `🛑 **Cancel requested** on **${environment}**:\n\n${list(lines)}`;
@@ -269,7 +270,7 @@ const COMMAND_HELP: Record<(typeof COMMAND_NAMES)[number], string> = {
   rollback: 'deploys the previous successful commit of the environment again',
   lock: 'refuses deploys by anyone else until unlocked',
   unlock: 'lifts your lock (admins may lift anyone’s)',
-  cancel: 'stops the running deploy after the hosts in progress, and cancels queued ones',
+  cancel: 'stops the running deploy after the hosts in progress, and cancels queued ones; --rollback: then rolls back the hosts it changed',
   status: 'what is live, who deployed it and when, locks, deploys running or queued',
   help: 'this list',
 };

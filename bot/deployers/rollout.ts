@@ -126,6 +126,7 @@ export async function rollout(
   const rollBack = shouldRollBackFleet(job.config.on_failure, verdict, stop, {
     noop: job.noop,
     cancelWithRollback: job.cancelWithRollback,
+    hasRollback: job.config.rollback !== undefined,
   });
   // Nothing this deployment changed is still on its SHA: nothing to roll back, and nothing to say about it.
   if (!rollBack || fleetRollbackTargets(tallies, finishedAt).length === 0) return verdict;

@@ -4,6 +4,7 @@ import { duplicateDescription } from '../../common/deploy-intent.ts';
 import { environmentNameError, refError, repositoryNameError, shaError, taskNameError } from '../../common/names.ts';
 import type { EnvironmentConfig } from './deploy-config.ts';
 import { fitDescription } from './descriptions.ts';
+import { freezeAt, freezeDescription, freezeOverridden } from './freeze.ts';
 import { BLOCKING_STATES, type DeploymentState } from './states.ts';
 
 export interface Candidate {
@@ -15,6 +16,8 @@ export interface Candidate {
   task: string;
   forced: boolean;
   requestedBy: string;
+  /** The deployment's payload: an admin's freeze override (`force_freeze`) lives there. */
+  payload?: Record<string, unknown>;
 }
 
 export interface EnvironmentLock {
@@ -69,7 +72,8 @@ export interface AdmissionFacts {
 export type Admission =
   /** `status: null`: GitHub already shows the deployment ended; record the refusal, post nothing. */
   | { kind: 'refuse'; status: 'inactive' | 'error' | null; description: string; detail: string; duplicateOf: number | null }
-  | { kind: 'queue'; supersede: number[] };
+  /** `description`: the queued status's, when it waits for more than its turn; `note`: a timeline line. */
+  | { kind: 'queue'; supersede: number[]; description?: string; note?: string };
 
 export function admit(facts: AdmissionFacts): Admission {
   const { candidate } = facts;
@@ -135,7 +139,15 @@ export function admit(facts: AdmissionFacts): Admission {
     return refuse('error', `required checks are not green on ${candidate.sha.slice(0, 7)}: ${failing}`);
   }
 
-  return { kind: 'queue', supersede: config.queue === 'latest' ? facts.waiting.filter((id) => id !== candidate.id) : [] };
+  const queue = { kind: 'queue' as const, supersede: config.queue === 'latest' ? facts.waiting.filter((id) => id !== candidate.id) : [] };
+  const freeze = freezeAt(config.freeze, facts.now.getTime());
+  if (!freeze) return queue;
+  const frozen = freezeDescription(candidate.environment, freeze);
+  if (freezeOverridden(candidate.payload)) {
+    return { ...queue, note: `freeze overridden by @${candidate.requestedBy} (--force-freeze, admin): ${frozen}` };
+  }
+  if (freeze.mode === 'refuse') return refuse('error', `${frozen}: deploy refused (freeze window)`);
+  return { ...queue, description: fitDescription(`waiting: ${frozen}`), note: `waiting: ${frozen} (freeze window)` };
 }
 
 function refuse(status: 'inactive' | 'error', summary: string, detail = summary): Admission {

@@ -36,6 +36,8 @@ const DESCRIPTIONS: Record<string, Record<string, string>> = {
     bake: 'Wait after each wave (but the last) before the next; the gate is asked during it.',
     gate: 'Asked during each bake: { run: <command on the bot machine> } or { url: <http url answering 2xx> }, with timeout and interval; failing fails the wave.',
     on_failure: 'stop (default) or rollback_fleet: every host this deploy changed runs rollback with DEPLOY_PREVIOUS_SHA, newest first.',
+    freeze:
+      'Windows { start, end, timezone, mode: refuse | wait } (local times like 2026-12-24T00:00) when deploys are refused or wait; an admin may /deploy --force-freeze.',
   },
 };
 

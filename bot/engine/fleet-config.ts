@@ -2,6 +2,7 @@
 // environment's other keys. Kept apart from deploy-config.ts so that the environment's schema reads as a list.
 import { z } from 'zod';
 import { durationField as duration } from './config-fields.ts';
+import { localTimeError, timeZoneError, zonedInstant } from './freeze.ts';
 import { planWaves, waveStepError } from './waves.ts';
 
 /** Node's fetch gives up on an answer at 300 s whatever the signal says (DESIGN.md): a gate waits less. */
@@ -28,11 +29,39 @@ const gateUrl = z
   })
   .strict();
 
+const localTime = z.string().superRefine((text, ctx) => {
+  const error = localTimeError(text);
+  if (error) ctx.addIssue({ code: 'custom', message: error });
+});
+
+const freezeWindow = z
+  .object({
+    start: localTime,
+    end: localTime,
+    timezone: z
+      .string()
+      .superRefine((name, ctx) => {
+        const error = timeZoneError(name);
+        if (error) ctx.addIssue({ code: 'custom', message: error });
+      })
+      .default('UTC'),
+    /** refuse by default: a deploy that waited out a holiday freeze would land when nobody expects it. */
+    mode: z.enum(['wait', 'refuse']).default('refuse'),
+  })
+  .strict()
+  .superRefine((w, ctx) => {
+    if (localTimeError(w.start) || localTimeError(w.end) || timeZoneError(w.timezone)) return;
+    if (zonedInstant(w.end, w.timezone) <= zonedInstant(w.start, w.timezone)) {
+      ctx.addIssue({ code: 'custom', path: ['end'], message: `must be after start (${w.start})` });
+    }
+  });
+
 export const fleetFields = {
   waves: z.array(waveStep).min(1).max(100).optional(),
   bake: duration.optional(),
   gate: z.union([gateCommand, gateUrl], { error: 'expected { run: <command>, timeout } or { url: <http url>, timeout }' }).optional(),
   on_failure: z.enum(['stop', 'rollback_fleet']).default('stop'),
+  freeze: z.array(freezeWindow).max(100).optional(),
 };
 
 export type GateConfig = z.output<typeof gateCommand> | z.output<typeof gateUrl>;

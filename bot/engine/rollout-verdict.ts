@@ -61,18 +61,20 @@ function names(hosts: HostTally[]): string {
 
 /**
  * `on_failure: rollback_fleet`: a rollout that failed (failed hosts, a gate, the total timeout) or ended in
- * doubt rolls back the hosts it changed. Not a plain `/cancel` (the person asked to stop, not to undo),
- * not a noop deploy (it changed nothing), not a runner that hands over (the next one decides).
+ * doubt rolls back the hosts it changed. A `/cancel` only with `--rollback` (the person asked to stop, not
+ * to undo), whatever `on_failure` says. Never a noop deploy (it changed nothing), never without a `rollback`
+ * command, never a runner that hands over (the next one decides).
  */
 export function shouldRollBackFleet(
   onFailure: 'stop' | 'rollback_fleet',
   verdict: DeployResult,
   stop: StopReason,
-  options: { noop: boolean; cancelWithRollback: boolean },
+  options: { noop: boolean; cancelWithRollback: boolean; hasRollback: boolean },
 ): boolean {
-  if (onFailure !== 'rollback_fleet' || options.noop) return false;
+  if (options.noop || !options.hasRollback) return false;
   if (verdict.state !== 'failed' && verdict.state !== 'error') return false;
-  return stop !== 'cancelled' || options.cancelWithRollback;
+  if (stop === 'cancelled') return options.cancelWithRollback;
+  return onFailure === 'rollback_fleet';
 }
 
 /** The hosts a fleet rollback puts back: those this deployment changed and that ended deployed, newest first. */

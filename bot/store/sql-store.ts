@@ -173,11 +173,12 @@ class SqlStore implements Store {
         await addEventIn(tx, id, `refused: ${admission.detail}`);
       } else {
         await tx.query(
-          `UPDATE deployments SET state = 'queued', config = $2, environment_url = $3, lease_owner = NULL, lease_expires_at = NULL, queued_at = now(), description = 'queued'
+          `UPDATE deployments SET state = 'queued', config = $2, environment_url = $3, lease_owner = NULL, lease_expires_at = NULL, queued_at = now(), description = $5
            WHERE id = $1 AND state = ANY($4::text[])`,
-          [id, JSON.stringify(envConfig), envConfig?.url ?? null, statesBefore('queued')],
+          [id, JSON.stringify(envConfig), envConfig?.url ?? null, statesBefore('queued'), admission.description ?? 'queued'],
         );
         await addEventIn(tx, id, 'queued');
+        if (admission.note) await addEventIn(tx, id, admission.note);
         for (const older of admission.supersede) {
           await tx.query(
             `UPDATE deployments SET state = 'superseded', description = $2, finished_at = now() WHERE id = $1 AND state = ANY($3::text[])`,
@@ -200,6 +201,7 @@ class SqlStore implements Store {
     owner: string,
     leaseMs: number,
     startedStatus: (record: DeploymentRecord) => StatusToPublish,
+    held?: (record: DeploymentRecord) => boolean,
   ): Promise<DeploymentRecord | null> {
     const candidates = await this.db.query(
       `SELECT DISTINCT ON (repository, environment) id, repository, environment FROM deployments q
@@ -222,6 +224,7 @@ class SqlStore implements Store {
         );
         if (!next) return null;
         const record = toDeployment(next);
+        if (held?.(record)) return null;
         const [previous] = await tx.query(
           "SELECT sha FROM deployments WHERE repository = $1 AND environment = $2 AND task = 'deploy' AND state = 'succeeded' ORDER BY finished_at DESC, id DESC LIMIT 1",
           [record.repository, record.environment],

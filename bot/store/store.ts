@@ -141,7 +141,13 @@ export interface Store {
    * A gated job instead gets its approval queued, no lease (nothing of it runs here) and the deadline
    * `timeouts.total` by which its end must be known.
    */
-  claimNext(owner: string, leaseMs: number, startedStatus: (record: DeploymentRecord) => StatusToPublish): Promise<DeploymentRecord | null>;
+  claimNext(
+    owner: string,
+    leaseMs: number,
+    startedStatus: (record: DeploymentRecord) => StatusToPublish,
+    /** True for an environment's next deployment that may not start yet (a freeze window): the environment waits. */
+    held?: (record: DeploymentRecord) => boolean,
+  ): Promise<DeploymentRecord | null>;
   /** Takes over one running deployment whose lease lapsed, under a new epoch; never one in `exclude`. */
   takeOverLapsed(owner: string, leaseMs: number, exclude: number[]): Promise<DeploymentRecord | null>;
 

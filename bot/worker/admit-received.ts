@@ -137,7 +137,7 @@ function admissionStatuses(admission: Admission, record: DeploymentRecord, links
     return [statusFor(record, 'terminal', admission.status, admission.description, links, logUrl)];
   }
   return [
-    statusFor(record, 'phase', 'queued', 'queued', links),
+    statusFor(record, 'phase', 'queued', admission.description ?? 'queued', links),
     ...admission.supersede.map((older) =>
       statusFor(
         { id: older, installationId: record.installationId, repository: record.repository, environmentUrl: null },

@@ -205,6 +205,7 @@ export class DeploymentRunner {
 
   private job(hosts: Awaited<ReturnType<Store['hosts']>>): DeployJob {
     const record = this.record;
+    const runner = this;
     const config = record.config!;
     return {
       deploymentId: record.id,
@@ -224,7 +225,10 @@ export class DeploymentRunner {
         finishedAt: h.finishedAt?.getTime() ?? null,
       })),
       fleetRollback: record.fleetRollback,
-      cancelWithRollback: this.cancelRollback,
+      // Read when the rollout ends: a `/cancel --rollback` comes while it runs.
+      get cancelWithRollback() {
+        return runner.cancelRollback;
+      },
       cancel: this.cancelSignal.signal,
       drain: this.drainSignal.signal,
       halt: this.haltSignal.signal,

@@ -1,5 +1,6 @@
 // The bot's work loop: admit received deployments, start the next one of each free environment, and
 // take over deployments whose bot died (rule 6). Each replica runs one; the store arbitrates.
+import { startHeldByFreeze } from '../engine/freeze.ts';
 import { progressDescription } from '../engine/descriptions.ts';
 import { rolloutHosts } from '../engine/deploy-config.ts';
 import { checkLeaseTiming, DEFAULT_LEASE_TIMING, type LeaseTiming } from '../engine/leases.ts';
@@ -106,8 +107,11 @@ export class Worker {
     for (;;) {
       if (this.stopped) return;
       const since = Date.now();
-      const record = await options.store.claimNext(options.owner, options.lease.durationMs, (r) =>
-        statusFor(r, 'phase', 'in_progress', progressDescription(0, rolloutHosts(r.config!).length, 1), options.links),
+      const record = await options.store.claimNext(
+        options.owner,
+        options.lease.durationMs,
+        (r) => statusFor(r, 'phase', 'in_progress', progressDescription(0, rolloutHosts(r.config!).length, 1), options.links),
+        (r) => startHeldByFreeze(r.config?.freeze, r.payload, Date.now()),
       );
       if (!record) break;
       if (record.workflowRunId !== null) {

@@ -1,6 +1,6 @@
 // Fleet safety end to end in one process (store, worker, local deployer, status publisher): a rollout in
 // waves whose gate fails is rolled back, and GitHub's statuses and the log page say so.
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { BakeClock } from '../../bot/deployers/rollout.ts';
@@ -29,6 +29,14 @@ environments:
     gate: { run: 'n=$(grep -l ${NEW} rev-* | wc -l); if [ "$n" -ge 3 ]; then echo "error rate 7%"; exit 1; fi' }
     on_failure: rollback_fleet
 `;
+
+async function eventually(check: () => Promise<boolean>, limitMs = 60_000): Promise<void> {
+  const end = Date.now() + limitMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`condition still false after ${limitMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
 
 /** Sleeps return at once and move the clock on: the bake costs no wall time. */
 function virtualClock(): BakeClock & { slept: number[] } {
@@ -80,5 +88,41 @@ describe.each(STORE_KINDS)('fleet safety with the local deployer (%s store)', { 
     expect(page).toContain('fleet rollback begins: gate exited 1');
     expect(page).toContain('web-3: rollback starting');
     expect(page).not.toContain('wave 3/3 starts');
+  });
+
+  it('/cancel --rollback: the hosts in progress finish, then every host this deployment changed goes back', async () => {
+    // The second host's deploy ends only once the cancel is seen (its timeline line is written, then the
+    // test creates `release`): the cancel comes while it is in progress, however slow the machine.
+    const until = 'i=0; until [ -e release ]; do i=$((i + 1)); [ $i -lt 600 ] || exit 99; sleep 0.1; done';
+    e = await startEngine({
+      kind,
+      deployYml: `
+environments:
+  staging:
+    deployer: local
+    hosts: [web-1, web-2, web-3]
+    deploy: 'printf %s "$DEPLOY_SHA" > "rev-$DEPLOY_HOST"; [ "$DEPLOY_HOST" != web-2 ] || { ${until}; }'
+    rollback: 'printf %s "$DEPLOY_PREVIOUS_SHA" > "rev-$DEPLOY_HOST"'
+`,
+    });
+    await e.receive({ id: 1, sha: OLD });
+    writeFileSync(join(e.workDir, 'release'), '');
+    expect((await e.settled(1)).at(-1)!.state).toBe('success');
+    rmSync(join(e.workDir, 'release'));
+
+    await e.receive({ id: 2, sha: NEW });
+    await eventually(async () => (await e.store.hosts(2)).some((h) => h.host === 'web-2' && h.state === 'running'));
+    await e.store.requestCancel('acme/app', 'staging', 'bob', true);
+    await eventually(async () => (await e.store.events(2)).some((event) => event.message.startsWith('cancel requested by @bob')));
+    writeFileSync(join(e.workDir, 'release'), '');
+    const last = (await e.settled(2)).at(-1)!;
+    expect(last.state).toBe('failure');
+    expect(last.description).toBe('rolled back 2 hosts to aaaaaaa; cancelled after 2/3 hosts');
+    for (const host of ['web-1', 'web-2', 'web-3']) expect(readFileSync(join(e.workDir, `rev-${host}`), 'utf8'), host).toBe(OLD);
+    expect((await e.store.hosts(2)).map((h) => [h.host, h.state])).toEqual([
+      ['web-1', 'rolled_back'],
+      ['web-2', 'rolled_back'],
+      ['web-3', 'pending'],
+    ]);
   });
 });

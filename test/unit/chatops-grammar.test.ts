@@ -14,21 +14,23 @@ const problem = (body: string) => {
 
 describe('chatops grammar: each command', () => {
   const cases: Array<[string, object]> = [
-    ['/deploy', { name: 'deploy', environment: null, force: false, noop: false }],
-    ['/deploy production', { name: 'deploy', environment: 'production', force: false, noop: false }],
-    ['/deploy production --force', { name: 'deploy', environment: 'production', force: true, noop: false }],
-    ['/deploy --force', { name: 'deploy', environment: null, force: true, noop: false }],
-    ['/deploy noop', { name: 'deploy', environment: null, force: false, noop: true }],
-    ['/deploy noop staging', { name: 'deploy', environment: 'staging', force: false, noop: true }],
+    ['/deploy', { name: 'deploy', environment: null, force: false, noop: false, forceFreeze: false }],
+    ['/deploy production', { name: 'deploy', environment: 'production', force: false, noop: false, forceFreeze: false }],
+    ['/deploy production --force', { name: 'deploy', environment: 'production', force: true, noop: false, forceFreeze: false }],
+    ['/deploy --force', { name: 'deploy', environment: null, force: true, noop: false, forceFreeze: false }],
+    ['/deploy noop', { name: 'deploy', environment: null, force: false, noop: true, forceFreeze: false }],
+    ['/deploy noop staging', { name: 'deploy', environment: 'staging', force: false, noop: true, forceFreeze: false }],
     ['/rollback production', { name: 'rollback', environment: 'production' }],
     ['/lock production', { name: 'lock', environment: 'production', reason: '' }],
     ['/lock production  release   freeze, back at 5', { name: 'lock', environment: 'production', reason: 'release   freeze, back at 5' }],
     ['/unlock production', { name: 'unlock', environment: 'production' }],
-    ['/cancel staging', { name: 'cancel', environment: 'staging' }],
+    ['/cancel staging', { name: 'cancel', environment: 'staging', rollback: false }],
+    ['/cancel staging --rollback', { name: 'cancel', environment: 'staging', rollback: true }],
+    ['/deploy production --force-freeze', { name: 'deploy', environment: 'production', force: false, noop: false, forceFreeze: true }],
     ['/status', { name: 'status', environment: null }],
     ['/status qa-2.eu_west', { name: 'status', environment: 'qa-2.eu_west' }],
     ['/help', { name: 'help' }],
-    ['  /DEPLOY staging  ', { name: 'deploy', environment: 'staging', force: false, noop: false }],
+    ['  /DEPLOY staging  ', { name: 'deploy', environment: 'staging', force: false, noop: false, forceFreeze: false }],
   ];
   for (const [body, command] of cases) {
     it(`reads ${JSON.stringify(body)}`, () => expect(parsed(body)).toEqual(command));
@@ -40,6 +42,7 @@ describe('chatops grammar: each command', () => {
       environment: 'staging',
       force: false,
       noop: false,
+      forceFreeze: false,
     });
     expect(parsed(`/status\n${'x'.repeat(10_000)}`)).toEqual({ name: 'status', environment: null });
   });
@@ -60,11 +63,12 @@ describe('chatops grammar: refusals say what is wrong and what is valid', () => 
 
   const malformed: Array<[string, string, string]> = [
     ['/deploy staging production', '/deploy takes at most one environment, got "staging" "production"', USAGE.deploy],
-    ['/deploy staging --yes', 'unknown option "--yes" (the only option is --force)', USAGE.deploy],
+    ['/deploy staging --yes', 'unknown option "--yes" (the options are --force and --force-freeze)', USAGE.deploy],
     ['/rollback', '/rollback needs an environment', USAGE.rollback],
     ['/rollback a b', '/rollback takes one environment, got 2 words', USAGE.rollback],
     ['/unlock', '/unlock needs an environment', USAGE.unlock],
     ['/cancel', '/cancel needs an environment', USAGE.cancel],
+    ['/cancel staging --now', 'unknown option "--now" (the only option is --rollback)', USAGE.cancel],
     ['/lock', '/lock needs an environment', USAGE.lock],
     ['/status a b', '/status takes at most one environment, got 2 words', USAGE.status],
     ['/help me', '/help takes no arguments', USAGE.help],

@@ -107,14 +107,16 @@ describe('bake and progress words', () => {
 describe('fleet rollback', () => {
   const failed = { state: 'failed' as const, description: 'gate failed after wave 2/3; 3/10 hosts deployed' };
 
-  it('rolls back on failure or doubt with rollback_fleet, not on a plain cancel, a noop, success or the default stop', () => {
-    const plain = { noop: false, cancelWithRollback: false };
+  it('rolls back on failure or doubt with rollback_fleet, on /cancel --rollback whatever on_failure says; not on a plain cancel, a noop, success, without a rollback command or the default stop', () => {
+    const plain = { noop: false, cancelWithRollback: false, hasRollback: true };
     expect(shouldRollBackFleet('rollback_fleet', failed, 'gate', plain)).toBe(true);
     expect(shouldRollBackFleet('rollback_fleet', { state: 'error', description: '' }, null, plain)).toBe(true);
     expect(shouldRollBackFleet('stop', failed, 'gate', plain)).toBe(false);
     expect(shouldRollBackFleet('rollback_fleet', failed, 'cancelled', plain)).toBe(false);
-    expect(shouldRollBackFleet('rollback_fleet', failed, 'cancelled', { noop: false, cancelWithRollback: true })).toBe(true);
-    expect(shouldRollBackFleet('rollback_fleet', failed, 'gate', { noop: true, cancelWithRollback: false })).toBe(false);
+    expect(shouldRollBackFleet('rollback_fleet', failed, 'cancelled', { ...plain, cancelWithRollback: true })).toBe(true);
+    expect(shouldRollBackFleet('stop', failed, 'cancelled', { ...plain, cancelWithRollback: true })).toBe(true);
+    expect(shouldRollBackFleet('rollback_fleet', failed, 'gate', { ...plain, noop: true })).toBe(false);
+    expect(shouldRollBackFleet('rollback_fleet', failed, 'gate', { ...plain, hasRollback: false })).toBe(false);
     expect(shouldRollBackFleet('rollback_fleet', { state: 'succeeded', description: '' }, null, plain)).toBe(false);
     expect(shouldRollBackFleet('rollback_fleet', { state: 'handed_over', description: '' }, 'handover', plain)).toBe(false);
   });
