@@ -5,6 +5,7 @@ import type { ApplicationFunction, Context } from 'probot';
 import { isForced, isTerminalStatus } from '../common/deploy-intent.ts';
 import { gatedEndFromStatus } from './engine/gated-end.ts';
 import type { BotMetrics } from './web/metrics.ts';
+import { LifecycleLog } from './worker/lifecycle-log.ts';
 import type { NewDeployment, Store } from './store/store.ts';
 
 export interface AppServices {
@@ -48,7 +49,10 @@ export function shipguardApp(services: AppServices): ApplicationFunction {
       }
       // Recorded before the answer, so an acknowledged deployment is never lost; a redelivery is a
       // no-op by deployment id (rule 1).
-      await recording(services, () => services.store.recordReceived(deployment, { guid: context.id, event: context.name }));
+      const recorded = await recording(services, () =>
+        services.store.recordReceived(deployment, { guid: context.id, event: context.name }),
+      );
+      if (recorded) new LifecycleLog(context.log).received(deployment);
       services.metrics.webhookAck.observe({ event: 'deployment' }, (performance.now() - started) / 1000);
       services.deploymentReceived();
     });

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { isIPv6, type AddressInfo } from 'node:net';
-import pino from 'pino';
+import type { Logger } from 'pino';
 import { createNodeMiddleware, createProbot, type Probot } from 'probot';
 import { shipguardApp, type AppServices } from './app.ts';
 import { ChatOps } from './chatops/handle-comment.ts';
@@ -12,6 +12,7 @@ import type { Deployer } from './deployers/deployer.ts';
 import { loadHttpDeployerDefinitions } from './deployers/http/definitions.ts';
 import { httpDeployerFor } from './deployers/http/http-deployer.ts';
 import { LocalDeployer } from './deployers/local.ts';
+import { createLog } from './log.ts';
 import { sshDeployerFromEnvironment } from './deployers/ssh/from-environment.ts';
 import type { LeaseTiming } from './engine/leases.ts';
 import { BoundedOctokit } from './github/bounded-fetch.ts';
@@ -61,6 +62,7 @@ export interface Bot {
   reviewer: GateReviewer;
   metrics: BotMetrics;
   probot: Probot;
+  log: Logger;
   access: GitHubAccess;
   links: LogLinks;
   stop(graceMs?: number): Promise<void>;
@@ -69,7 +71,11 @@ export interface Bot {
 export async function startBot(options: StartBotOptions): Promise<Bot> {
   const config = botConfigFromEnvironment(options.env);
   const deployers = buildDeployers(options);
-  const log = pino({ name: 'shipguard', level: options.env.LOG_LEVEL ?? 'info' });
+  const deployerTokens = [...loadHttpDeployerDefinitions(options.env).values()].map((definition) => definition.token ?? undefined);
+  const log = createLog({
+    level: options.env.LOG_LEVEL,
+    secrets: [config.webhookSecret, config.linkSecret, config.metricsToken, config.sshKey, options.env.PRIVATE_KEY, ...deployerTokens],
+  });
   const probot = createProbot({ env: options.env, overrides: { log, Octokit: BoundedOctokit } });
   // Listen first: with PORT=0 the address, and so the default PUBLIC_URL, is known only now.
   // Until the store is open every request is answered 503 at once, its (bounded) body read first so that the
@@ -228,6 +234,7 @@ export async function startBot(options: StartBotOptions): Promise<Bot> {
     reviewer,
     metrics,
     probot,
+    log,
     access,
     links,
     async stop(graceMs = 0) {

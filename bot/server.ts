@@ -13,13 +13,13 @@ if (problems.length) {
 
 try {
   const bot = await startBot({ env: process.env });
-  bot.probot.log.info(
+  bot.log.info(
     `shipguard listening on ${bot.url} (webhooks at /api/github/webhooks, store: ${bot.config.databaseUrl ? 'PostgreSQL' : bot.config.dataDir})`,
   );
   const shutdown = async (signal: string) => {
     // Handover: no new host starts; hosts in flight end (killed past the grace), are recorded, and the
     // leases are released so another bot, or this one restarted, continues at once.
-    bot.probot.log.info(
+    bot.log.info(
       `${signal}: handing running deployments over once their hosts in flight end (at most ${bot.config.shutdownGraceMs / 1000}s)`,
     );
     await bot.stop(bot.config.shutdownGraceMs);

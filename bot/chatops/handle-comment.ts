@@ -68,6 +68,9 @@ export class ChatOps {
     if (!installation || !issue.pull_request || isBot(comment.user, null)) return;
     const parsed = parseCommand(comment.body ?? '');
     if (parsed.kind === 'none') return;
+    // Expected bad input: one line saying why, no stack (the reply tells the commenter).
+    if (parsed.kind === 'invalid')
+      this.options.log.warn({ repository: repository.full_name, comment: comment.id, why: parsed.problem }, 'ChatOps: command refused');
     const request: CommentRequest = {
       installationId: installation.id,
       repository: repository.full_name,

@@ -19,6 +19,7 @@ import { statusFor, type LogLinkSigner } from '../engine/status-for.ts';
 import type { DeployEvents, DeployJob } from '../deployers/deployer.ts';
 import { deployerFor, type DeployerRegistry } from '../deployers/registry.ts';
 import { BoundedText } from '../deployers/output.ts';
+import { LifecycleLog } from './lifecycle-log.ts';
 import type { DeploymentRecord, Finish, LeaseRef, Store } from '../store/store.ts';
 
 export interface RunContext {
@@ -119,7 +120,9 @@ export class DeploymentRunner {
       beginStep: (host, phase, hardLimitMs) => this.beginStep(host, phase, hardLimitMs),
       hostOutput: (host, _stream, text) => output.append(host, text),
       hostFinished: (host, outcome: HostOutcome, message, settled) => {
-        hostDurations.push({ state: outcome, ms: Date.now() - (hostStarts.get(host) ?? Date.now()) });
+        const ms = Date.now() - (hostStarts.get(host) ?? Date.now());
+        hostDurations.push({ state: outcome, ms });
+        new LifecycleLog(log).hostEnded(this.record, host, outcome, ms, message);
         this.mustWrite(() => store.recordHostEnd(this.lease, host, { outcome, message, settled }));
         progress.hostFinished(outcome);
       },

@@ -7,6 +7,7 @@ import { checkLeaseTiming, DEFAULT_LEASE_TIMING, type LeaseTiming } from '../eng
 import { statusFor } from '../engine/status-for.ts';
 import { admitReceived, type AdmissionContext } from './admit-received.ts';
 import { DeploymentRunner, type RunContext } from './deployment-runner.ts';
+import { deploymentFields, LifecycleLog } from './lifecycle-log.ts';
 import { reconcileGatedJobs, releaseOverdueGated, type GatedReconcileContext } from './reconcile-gated.ts';
 
 /** How often gated jobs' deployments and runs are read from GitHub, for ends no webhook told. */
@@ -25,6 +26,7 @@ export interface WorkerOptions extends Omit<AdmissionContext, 'onAdmitted'>, Omi
 export class Worker {
   private readonly options: WorkerOptions & { lease: LeaseTiming; pollMs: number };
   private readonly running = new Map<number, DeploymentRunner>();
+  private readonly lifecycle: LifecycleLog;
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | null = null;
   private stopped = true;
@@ -33,7 +35,21 @@ export class Worker {
   private wakeRequested = false;
 
   constructor(options: WorkerOptions) {
-    this.options = { pollMs: 1000, ...options, lease: options.lease ?? DEFAULT_LEASE_TIMING };
+    const lifecycle = new LifecycleLog(options.log);
+    this.lifecycle = lifecycle;
+    this.options = {
+      pollMs: 1000,
+      ...options,
+      lease: options.lease ?? DEFAULT_LEASE_TIMING,
+      onAdmitted(record, admission) {
+        lifecycle.admitted(record, admission);
+        options.onAdmitted?.(record, admission);
+      },
+      onFinished(record, finish, hosts) {
+        lifecycle.finished(record, finish.state, finish.description);
+        options.onFinished?.(record, finish, hosts);
+      },
+    };
     checkLeaseTiming(this.options.lease);
   }
 
@@ -120,6 +136,7 @@ export class Worker {
         continue;
       }
       options.statusQueued();
+      this.lifecycle.started(record, rolloutHosts(record.config!).length);
       this.launch(new DeploymentRunner({ ...options }, record, false, since));
     }
     if (Date.now() - this.lastTakeoverScan >= options.lease.scanMs) {
@@ -130,7 +147,7 @@ export class Worker {
         // Never a deployment this process still runs: its runner may be waiting for the store to come back.
         const record = await options.store.takeOverLapsed(options.owner, options.lease.durationMs, this.active);
         if (!record) break;
-        options.log.warn({ deployment: record.id }, 'taking over a deployment whose runner stopped renewing its lease');
+        options.log.warn(deploymentFields(record), 'taking over a deployment whose runner stopped renewing its lease');
         this.launch(new DeploymentRunner({ ...options }, record, true, since));
       }
     }

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appPrivateKey } from '../support/bot-harness.ts';
+import { freePort } from '../support/ports.ts';
 
 const SERVER = join(import.meta.dirname, '../../bot/server.ts');
 /** A safety net only: a bad environment ends the process within the checks' 10 s deadline plus Node's start. */
@@ -105,7 +106,7 @@ describe('npm start with a bad environment', () => {
       publicKeyEncoding: { type: 'spki', format: 'pem' },
     });
     writeFileSync(ecKey, ec.privateKey);
-    const closedPort = await unusedPort();
+    const closedPort = await freePort();
     const result = await runBot({
       APP_ID: '12',
       PRIVATE_KEY_PATH: ecKey,
@@ -157,13 +158,3 @@ describe('npm start with a bad environment', () => {
     }, 150_000);
   });
 });
-
-function unusedPort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}

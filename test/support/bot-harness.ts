@@ -102,6 +102,8 @@ export interface BotProcess {
   child: ChildProcess;
   url: string;
   output(): string;
+  /** What it wrote to stdout alone: its log lines (JSON, as stdout is no terminal). */
+  stdout(): string;
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
@@ -116,7 +118,11 @@ export async function startBotProcess(
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  child.stdout!.on('data', (chunk) => (output += chunk));
+  let stdout = '';
+  child.stdout!.on('data', (chunk) => {
+    output += chunk;
+    stdout += chunk;
+  });
   child.stderr!.on('data', (chunk) => (output += chunk));
   const url = `http://127.0.0.1:${options.port}`;
   // A safety net only: opening the embedded store takes seconds, and far longer on a busy machine.
@@ -138,6 +144,7 @@ export async function startBotProcess(
     child,
     url,
     output: () => output,
+    stdout: () => stdout,
     kill(signal = 'SIGKILL') {
       if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
       return new Promise((resolve) => {
