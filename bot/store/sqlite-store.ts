@@ -294,14 +294,16 @@ class SqliteStore implements Store {
         this.addEvent(id, `refused: ${admission.detail}`);
       } else {
         this.all(
-          `UPDATE deployments SET state = 'queued', config = ?2, environment_url = ?3, lease_owner = NULL, lease_expires_at = NULL, queued_at = now(), description = 'queued'
+          `UPDATE deployments SET state = 'queued', config = ?2, environment_url = ?3, lease_owner = NULL, lease_expires_at = NULL, queued_at = now(), description = ?5
            WHERE id = ?1 AND state IN (SELECT value FROM json_each(?4))`,
           id,
           JSON.stringify(envConfig),
           envConfig?.url ?? null,
           list(statesBefore('queued')),
+          admission.description ?? 'queued',
         );
         this.addEvent(id, 'queued');
+        if (admission.note) this.addEvent(id, admission.note);
         for (const older of admission.supersede) {
           this.all(
             `UPDATE deployments SET state = 'superseded', description = ?2, finished_at = now() WHERE id = ?1 AND state IN (SELECT value FROM json_each(?3))`,
@@ -326,20 +328,24 @@ class SqliteStore implements Store {
     owner: string,
     leaseMs: number,
     startedStatus: (record: DeploymentRecord) => StatusToPublish,
+    held?: (record: DeploymentRecord) => boolean,
   ): Promise<DeploymentRecord | null> {
     return this.transaction(() => {
       // The oldest queued deployment of the first environment (in the order PostgreSQL's store scans them)
       // with none running and no host command that may still act.
-      const next = this.get(
+      // An environment whose next deployment is held (a freeze window) waits; the others go on.
+      const next = this.all(
         `SELECT * FROM deployments q WHERE state = 'queued'
            AND NOT EXISTS (SELECT 1 FROM deployments r WHERE r.repository = q.repository AND r.environment = q.environment AND r.state = 'running')
            AND NOT EXISTS (SELECT 1 FROM deployments o WHERE o.repository = q.repository AND o.environment = q.environment AND o.state = 'queued'
                            AND (o.queued_at < q.queued_at OR (o.queued_at = q.queued_at AND o.id < q.id)))
            AND NOT EXISTS (${COMMAND_MAY_STILL_ACT})
-         ORDER BY repository, environment LIMIT 1`,
-      );
+         ORDER BY repository, environment LIMIT 50`,
+      )
+        .map(toDeployment)
+        .find((candidate) => !held?.(candidate));
       if (!next) return null;
-      const record = toDeployment(next);
+      const record = next;
       this.environmentRow(record.repository, record.environment);
       const previous = this.get(
         "SELECT sha FROM deployments WHERE repository = ?1 AND environment = ?2 AND task = 'deploy' AND state = 'succeeded' ORDER BY finished_at DESC, id DESC LIMIT 1",
