@@ -234,7 +234,8 @@ class SqlStore implements Store {
         const [started] = await tx.query(
           `UPDATE deployments SET state = 'running', lease_owner = CASE WHEN workflow_run_id IS NULL THEN $2 END,
              lease_expires_at = CASE WHEN workflow_run_id IS NULL THEN now() + make_interval(secs => $3::float8 / 1000) END, lease_epoch = lease_epoch + 1,
-             started_at = now(), deadline_at = now() + make_interval(secs => $4::float8 / 1000), previous_sha = $5, description = 'starting'
+             started_at = now(), deadline_at = now() + make_interval(secs => $4::float8 / 1000), previous_sha = $5,
+             description = CASE WHEN workflow_run_id IS NULL THEN 'starting' ELSE 'deploying in workflow run ' || workflow_run_id END
            WHERE id = $1 AND state = ANY($6::text[]) RETURNING *`,
           [record.id, owner, leaseMs, totalMs, previous ? String(previous.sha) : null, statesBefore('running')],
         );
@@ -481,7 +482,7 @@ class SqlStore implements Store {
 
   async requestCancel(repository: string, environment: string, by: string, rollback = false): Promise<DeploymentRecord[]> {
     const rows = await this.db.query(
-      `UPDATE deployments SET cancel_requested_by = $3, cancel_rollback = $4 WHERE repository = $1 AND environment = $2 AND state IN ('queued', 'running') AND cancel_requested_by IS NULL RETURNING *`,
+      `UPDATE deployments SET cancel_requested_by = $3, cancel_rollback = $4 WHERE repository = $1 AND environment = $2 AND (state = 'queued' OR (state = 'running' AND workflow_run_id IS NULL)) AND cancel_requested_by IS NULL RETURNING *`,
       [repository, environment, by, rollback],
     );
     return rows.map(toDeployment);

@@ -357,7 +357,8 @@ class SqliteStore implements Store {
       const started = this.get(
         `UPDATE deployments SET state = 'running', lease_owner = CASE WHEN workflow_run_id IS NULL THEN ?2 END,
            lease_expires_at = CASE WHEN workflow_run_id IS NULL THEN now() + ?3 END, lease_epoch = lease_epoch + 1,
-           started_at = now(), deadline_at = now() + ?4, previous_sha = ?5, description = 'starting'
+           started_at = now(), deadline_at = now() + ?4, previous_sha = ?5,
+             description = CASE WHEN workflow_run_id IS NULL THEN 'starting' ELSE 'deploying in workflow run ' || workflow_run_id END
          WHERE id = ?1 AND state IN (SELECT value FROM json_each(?6)) RETURNING *`,
         record.id,
         owner,
@@ -662,7 +663,7 @@ class SqliteStore implements Store {
   requestCancel(repository: string, environment: string, by: string, rollback = false): Promise<DeploymentRecord[]> {
     return this.transaction(() =>
       this.all(
-        `UPDATE deployments SET cancel_requested_by = ?3, cancel_rollback = ?4 WHERE repository = ?1 AND environment = ?2 AND state IN ('queued', 'running') AND cancel_requested_by IS NULL RETURNING *`,
+        `UPDATE deployments SET cancel_requested_by = ?3, cancel_rollback = ?4 WHERE repository = ?1 AND environment = ?2 AND (state = 'queued' OR (state = 'running' AND workflow_run_id IS NULL)) AND cancel_requested_by IS NULL RETURNING *`,
         repository,
         environment,
         by,

@@ -200,7 +200,10 @@ export interface Store {
     limit?: number;
   }): Promise<DeploymentRecord[]>;
 
-  /** `rollback`: `/cancel --rollback`, then the hosts this deployment changed are rolled back. */
+  /**
+   * `rollback`: `/cancel --rollback`, then the hosts this deployment changed are rolled back. An approved
+   * gated workflow job is not marked: its run is the workflow's to cancel.
+   */
   requestCancel(repository: string, environment: string, by: string, rollback?: boolean): Promise<DeploymentRecord[]>;
   lock(repository: string, environment: string, owner: string, reason: string): Promise<EnvironmentLock>;
   /** Lifts the lock if `owner` still holds it (it may have changed hands since it was read); returns it. */

@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { GitHubStandin } from '../support/github-standin.ts';
 import { freePort } from '../support/ports.ts';
 import { deployYml, startBotProcess, startWorld, type BotProcess, type World } from '../support/bot-harness.ts';
+import { command } from './chatops-conversation.ts';
 
 const CONFIG = deployYml(`  staging:
     deployer: workflow
@@ -31,7 +32,16 @@ describe('workflow jobs gated by shipguard (custom deployment protection rule)',
   let port = 0;
   async function start(): Promise<World> {
     world = await startWorld({ deployYml: CONFIG });
-    for (const environment of ['staging', 'production', 'canary', 'quick']) world.github.enableProtectionRule('acme/app', environment);
+    // As README says: a repository admin enables the rule through the REST API (or the settings page).
+    world.github.addUserToken('admin-token', 'acme');
+    for (const environment of ['staging', 'production', 'canary', 'quick']) {
+      const response = await fetch(`${world.github.apiUrl}/repos/acme/app/environments/${environment}/deployment_protection_rules`, {
+        method: 'POST',
+        headers: { authorization: 'token admin-token', 'content-type': 'application/json' },
+        body: JSON.stringify({ integration_id: 1 }),
+      });
+      expect(response.status).toBe(201);
+    }
     port = await freePort();
     await startBot();
     return world;
@@ -47,7 +57,7 @@ describe('workflow jobs gated by shipguard (custom deployment protection rule)',
   const progress = (runId: number) => () => world.github.gateReviews(runId).find((review) => review.state === null);
   /** Nothing the App sent was refused, and every request and webhook matched GitHub's description. */
   function expectCleanExchange(github: GitHubStandin): void {
-    expect(github.requests.filter((r) => r.path.includes('/deployment_protection_rule') && r.status !== 204)).toEqual([]);
+    expect(github.requests.filter((r) => /\/actions\/runs\/\d+\/deployment_protection_rule$/.test(r.path) && r.status !== 204)).toEqual([]);
     // GitHub Actions owns the job's deployments: the bot never posts a status on one.
     for (const deployment of github.deployments('acme/app'))
       expect(github.statuses(deployment.id).filter((s) => s.creator.login === 'shipguard[bot]')).toEqual([]);
@@ -123,14 +133,13 @@ describe('workflow jobs gated by shipguard (custom deployment protection rule)',
     expectCleanExchange(github);
   }, 300_000);
 
-  it('a locked environment rejects runs of others, naming the lock; the lock holder passes; a user below the permission is rejected', async () => {
+  it('a locked environment rejects runs of others, naming the lock; the lock holder passes; /status and /cancel see gated jobs; a user below the permission is rejected', async () => {
     const { github } = await start();
     github.setPermission('acme/app', 'alice', 'write');
     github.setPermission('acme/app', 'dev', 'write');
     github.setPermission('acme/app', 'visitor', 'read');
     const pull = github.addPullRequest('acme/app', { headRef: 'feature' });
-    await github.postComment('acme/app', pull, 'alice', '/lock staging database migration');
-    await github.waitFor(() => github.comments('acme/app', pull).find((c) => c.body.includes('is now locked')));
+    expect((await command(world, pull, 'alice', '/lock staging database migration')).reply).toContain('is now locked');
 
     const blocked = github.startWorkflowRun('acme/app', { environment: 'staging', actor: 'dev' });
     const rejected = await github.waitFor(decided(blocked.id));
@@ -139,6 +148,22 @@ describe('workflow jobs gated by shipguard (custom deployment protection rule)',
 
     const holder = github.startWorkflowRun('acme/app', { environment: 'staging', actor: 'alice' });
     expect(await github.waitFor(decided(holder.id))).toMatchObject({ state: 'approved' });
+
+    // One queue and one history per environment: /status shows the gated jobs, /cancel rejects the waiting one.
+    github.addCommit('acme/app');
+    const waiting = github.startWorkflowRun('acme/app', { environment: 'staging', actor: 'alice' });
+    await github.waitFor(progress(waiting.id));
+    const status = (await command(world, pull, 'alice', '/status staging')).reply;
+    expect(status).toContain(
+      `running: #${holder.deploymentId} \`${holder.headSha.slice(0, 7)}\` by @alice (deploying in workflow run ${holder.id})`,
+    );
+    expect(status).toContain(`queued: #${waiting.deploymentId} \`${waiting.headSha.slice(0, 7)}\` by @alice`);
+    await command(world, pull, 'alice', '/cancel staging');
+    expect(await github.waitFor(decided(waiting.id))).toMatchObject({
+      state: 'rejected',
+      comment: 'cancelled by @alice before it started',
+    });
+    expect(decisions(holder.id)).toHaveLength(1);
     github.finishWorkflowJob(holder.id, 'success');
 
     github.addCommit('acme/app');

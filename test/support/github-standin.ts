@@ -55,7 +55,8 @@
  *   review of a run waiting for its custom deployment protection rule: installation tokens only (403
  *   otherwise); 422 when the run does not wait for the app on `environment_name`, for a comment over 1,024
  *   characters, or for an 11th comment without `state` on one deployment; `approved` lets the job run,
- *   `rejected` completes the run as failed). Workflow runs themselves are test helpers (below), played as
+ *   `rejected` completes the run as failed); `POST .../environments/{environment_name}/deployment_protection_rules`
+ *   (a repository admin's user token, `integration_id` of this app; 201). Workflow runs themselves are test helpers (below), played as
  *   github-standin/workflow-runs.ts describes.
  * - `GET /app/hook/deliveries` (newest first; `per_page`, `cursor`, `status=success|failure`; fields as
  *   GitHub's, `status` 'OK' | 'Invalid HTTP Response: 503' | 'failed to connect' | 'timed out'),
@@ -101,7 +102,6 @@
  *                                        matches get this answer instead, and change nothing; with
  *                                        `afterWork: true` they do their work first (an answer lost on the way)
  *   waitFor(predicate, timeoutMs = 30000) polls until predicate returns a truthy value, and returns it
- *   enableProtectionRule(repo, environment)   the app's custom deployment protection rule on an environment
  *   startWorkflowRun(repo, {environment, branch?, actor?, event?='push', displayTitle?})   a run whose job names
  *                                        the environment: creates the job's deployment, delivers `deployment`
  *                                        (with `workflow_run`) and, where the rule is enabled,
@@ -219,8 +219,6 @@ export interface GitHubStandin {
     times?: number,
   ): void;
   waitFor<T>(predicate: () => T | undefined | false | null, timeoutMs?: number): Promise<T>;
-  /** The app's custom deployment protection rule, enabled on an environment (as a repository admin does). */
-  enableProtectionRule(repo: string, environment: string): void;
   /** A run whose job names `environment`; returns the run (its `deploymentId` is the current attempt's). */
   startWorkflowRun(repo: string, options: StartRunOptions): WorkflowRun;
   rerunWorkflowRun(runId: number): WorkflowRun;
@@ -473,10 +471,6 @@ export async function startGitHubStandin(options: StandinOptions): Promise<GitHu
 
     reactions(commentId) {
       return state.reactions.filter((reaction) => reaction.commentId === commentId).map((reaction) => reaction.content);
-    },
-
-    enableProtectionRule(repo, environment) {
-      state.protectionRules.add(`${state.requireRepository(repo).fullName}|${environment}`);
     },
 
     startWorkflowRun(repo, runOptions) {

@@ -42,6 +42,8 @@ import {
   timestamp,
   type User,
   type WorkflowRun,
+  APP_ID,
+  APP_SLUG,
 } from './state.ts';
 import type { WebhookSender } from './webhooks.ts';
 
@@ -678,6 +680,34 @@ const reviewDeploymentProtectionRule = withRepository((request, repository, para
   return { status: 204 };
 });
 
+/** A repository admin enables the app's custom deployment protection rule on an environment (this app only). */
+const enableProtectionRule = withRepository((request, repository, params, caller, { state, urls }) => {
+  if (caller.kind !== 'user' || repository.permissions.get(caller.user.login) !== 'admin') {
+    return errorReply(403, 'Must have admin rights to Repository.');
+  }
+  if (body<{ integration_id?: number }>(request).integration_id !== APP_ID) {
+    return errorReply(422, 'Validation Failed', {
+      errors: [{ resource: 'DeploymentProtectionRule', code: 'invalid', field: 'integration_id' }],
+    });
+  }
+  state.protectionRules.add(`${repository.fullName}|${params.environment_name}`);
+  const id = state.newId();
+  return {
+    status: 201,
+    body: {
+      id,
+      node_id: Buffer.from(`0:DeploymentProtectionRule${id}`).toString('base64'),
+      enabled: true,
+      app: {
+        id: APP_ID,
+        slug: APP_SLUG,
+        integration_url: `${urls.api}/apps/${APP_SLUG}`,
+        node_id: Buffer.from(`0:App${APP_ID}`).toString('base64'),
+      },
+    },
+  };
+});
+
 const ROUTES: Route[] = [
   route('POST', '/app/installations/{installation_id}/access_tokens', 'app', createInstallationToken),
   route('GET', '/app', 'app', getApp),
@@ -703,6 +733,7 @@ const ROUTES: Route[] = [
   route('PATCH', '/repos/{owner}/{repo}/issues/comments/{comment_id}', 'repository', updateComment),
   route('POST', '/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions', 'repository', createReaction),
   route('GET', '/repos/{owner}/{repo}/actions/runs/{run_id}', 'repository', getWorkflowRun),
+  route('POST', '/repos/{owner}/{repo}/environments/{environment_name}/deployment_protection_rules', 'repository', enableProtectionRule),
   route('POST', '/repos/{owner}/{repo}/actions/runs/{run_id}/deployment_protection_rule', 'repository', reviewDeploymentProtectionRule),
 ];
 
