@@ -101,6 +101,7 @@ export async function startBot(options: StartBotOptions): Promise<Bot> {
     },
   );
   const store = countingStoreErrors(openedStore, metrics);
+  metrics.readActivityFrom(() => store.activity());
   const owner = `bot-${process.pid}-${randomUUID().slice(0, 8)}`;
   const access = probotAccess(probot);
   const links = new LogLinks(publicUrl, config.linkSecret);
@@ -150,8 +151,9 @@ export async function startBot(options: StartBotOptions): Promise<Bot> {
     },
     onIgnored: () => metrics.deploymentsIgnored.inc(),
     onFinished(record, finish, hosts) {
-      metrics.deploymentsFinished.inc({ state: finish.state });
-      if (record.startedAt) metrics.deployDuration.observe({ state: finish.state }, (Date.now() - record.startedAt.getTime()) / 1000);
+      const labels = metrics.labels(finish.state, record.repository, record.environment);
+      metrics.deploymentsFinished.inc(labels);
+      if (record.startedAt) metrics.deployDuration.observe(labels, (Date.now() - record.startedAt.getTime()) / 1000);
       for (const host of hosts) metrics.hostDuration.observe({ outcome: host.state }, host.ms / 1000);
     },
   });

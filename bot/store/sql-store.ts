@@ -10,6 +10,7 @@ import { migrate } from './migrations.ts';
 import type { SqlClient, SqlExecutor } from './sql-client.ts';
 import type {
   DeploymentRecord,
+  EnvironmentActivity,
   Finish,
   HostEnd,
   HostRecord,
@@ -486,6 +487,21 @@ class SqlStore implements Store {
       [repository, environment, by, rollback],
     );
     return rows.map(toDeployment);
+  }
+
+  async activity(): Promise<EnvironmentActivity[]> {
+    const rows = await this.db.query(
+      `SELECT repository, environment, count(*) FILTER (WHERE state = 'running') AS running, count(*) FILTER (WHERE state = 'queued') AS waiting,
+         coalesce(extract(epoch FROM now() - min(queued_at) FILTER (WHERE state = 'queued')), 0) AS oldest_waiting
+       FROM deployments WHERE state IN ('queued', 'running') GROUP BY repository, environment`,
+    );
+    return rows.map((r) => ({
+      repository: String(r.repository),
+      environment: String(r.environment),
+      running: Number(r.running),
+      waiting: Number(r.waiting),
+      oldestWaitingSeconds: Math.max(0, Number(r.oldest_waiting)),
+    }));
   }
 
   async cancelQueued(id: number, status: StatusToPublish): Promise<boolean> {

@@ -110,6 +110,15 @@ export interface Finish {
   status: StatusToPublish;
 }
 
+/** What is waiting and running in one environment now (`oldestWaitingSeconds` by the store's own clock). */
+export interface EnvironmentActivity {
+  repository: string;
+  environment: string;
+  running: number;
+  waiting: number;
+  oldestWaitingSeconds: number;
+}
+
 export interface Store {
   /** False when this delivery GUID was seen before (a redelivery): the caller does nothing. */
   recordDelivery(guid: string, event: string): Promise<boolean>;
@@ -209,6 +218,9 @@ export interface Store {
   /** Lifts the lock if `owner` still holds it (it may have changed hands since it was read); returns it. */
   unlock(repository: string, environment: string, owner: string): Promise<EnvironmentLock | null>;
   environmentLock(repository: string, environment: string): Promise<EnvironmentLock | null>;
+
+  /** Every environment with a deployment waiting or running, for the metrics. */
+  activity(): Promise<EnvironmentActivity[]>;
 
   /** Cancels queued deployments (no host touched yet) with the given status. */
   cancelQueued(id: number, status: StatusToPublish): Promise<boolean>;

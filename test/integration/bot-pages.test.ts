@@ -2,6 +2,7 @@
 // (a wrong or missing signature looks like no deployment at all), /healthz, and /metrics moving as
 // deployments run, are refused, and as store calls fail; /metrics only with its bearer token, and the
 // listen address chosen by HOST.
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bot } from '../../bot/bot.ts';
@@ -9,12 +10,17 @@ import { deployYml, METRICS_TOKEN, readMetrics, startBotIn, type World, startWor
 
 // The output carries markup: the page must show it as text, never run it.
 const DEPLOY = `echo "<b>deploying</b> $DEPLOY_SHA to $DEPLOY_HOST"; sleep 0.2`;
+// Holds a deploy until the test creates the file (in the world's folder, where local deploys run); bounded.
+const UNTIL_RELEASED = 'i=0; until [ -e release-gated ]; do i=$((i + 1)); [ $i -gt 1200 ] && exit 99; sleep 0.1; done';
 
 let world: World;
 let bot: Bot;
 beforeAll(async () => {
   world = await startWorld({
-    deployYml: deployYml(`  staging:\n    deployer: local\n    hosts: [web-1, web-2]\n    concurrency: 2\n    deploy: '${DEPLOY}'\n`),
+    deployYml: deployYml(
+      `  staging:\n    deployer: local\n    hosts: [web-1, web-2]\n    concurrency: 2\n    deploy: '${DEPLOY}'\n` +
+        `  gated:\n    deployer: local\n    deploy: '${UNTIL_RELEASED}'\n`,
+    ),
   });
   bot = await startBotIn(world);
 }, 180_000);
@@ -32,10 +38,22 @@ async function deployAndWait(ref = 'main'): Promise<{ id: number; logUrl: string
   return { id, logUrl: final.logUrl, state: final.state };
 }
 
-/** The value of one sample in Prometheus text format (0 when absent). */
+/** The sum of the samples of `name` in Prometheus text format that carry all of `labels` (0 when none does). */
 function sample(text: string, name: string, labels: string): number {
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{${labels}} `));
-  return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
+  const wanted = labels.split(',');
+  return text
+    .split('\n')
+    .filter(
+      (line) =>
+        line.startsWith(`${name}{`) &&
+        wanted.every((label) =>
+          line
+            .slice(name.length + 1, line.indexOf('}'))
+            .split(',')
+            .includes(label),
+        ),
+    )
+    .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
 }
 
 const metrics = () => readMetrics(bot.url);
@@ -120,6 +138,32 @@ describe('/healthz and /metrics', { timeout: 180_000 }, () => {
     expect(moved('shipguard_webhook_ack_seconds_count', 'event="deployment"')).toBe(2);
     expect(sample(after, 'shipguard_deploy_duration_seconds_sum', 'state="succeeded"')).toBeGreaterThan(0);
     expect(after).toContain('# TYPE shipguard_store_errors_total counter');
+  });
+
+  it('gauges deployments in flight and waiting and the oldest wait, by repository and environment; counts finished ones under theirs', async () => {
+    const gated = 'repository="acme/app",environment="gated"';
+    const deploy = () => world.createDeployment({ environment: 'gated', ref: world.github.addCommit('acme/app') });
+    const reached = (id: number, state: string) =>
+      world.github.waitFor(() => world.github.statuses(id).find((s) => s.state === state), 60_000);
+    const first = await deploy();
+    await reached(first, 'in_progress');
+    const waiting = [await deploy(), await deploy()];
+    for (const id of waiting) await reached(id, 'queued');
+
+    const during = await metrics();
+    expect(sample(during, 'shipguard_deployments_in_flight', gated)).toBe(1);
+    expect(sample(during, 'shipguard_deployments_waiting', gated)).toBe(2);
+    expect(sample(during, 'shipguard_deployment_oldest_waiting_seconds', gated)).toBeGreaterThan(0);
+    expect(sample(during, 'shipguard_deployments_waiting', 'repository="acme/app",environment="staging"')).toBe(0);
+
+    writeFileSync(join(world.dir, 'release-gated'), '');
+    for (const id of [first, ...waiting]) await reached(id, 'success');
+    const after = await metrics();
+    expect(sample(after, 'shipguard_deployments_in_flight', gated)).toBe(0);
+    expect(sample(after, 'shipguard_deployments_waiting', gated)).toBe(0);
+    expect(sample(after, 'shipguard_deployment_oldest_waiting_seconds', gated)).toBe(0);
+    expect(sample(after, 'shipguard_deployments_finished_total', `state="succeeded",${gated}`)).toBe(3);
+    expect(sample(after, 'shipguard_deploy_duration_seconds_count', `state="succeeded",${gated}`)).toBe(3);
   });
 
   it('counts store calls that fail, and /healthz says the store is down', async () => {

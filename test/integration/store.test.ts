@@ -118,6 +118,18 @@ describe.each(STORE_KINDS)('store (%s)', (kind) => {
     expect((await t.store.claimNext('me', 30_000, (r) => status(r.id)))!.id).toBe(2);
   });
 
+  it('activity: running and waiting deployments per environment, with the oldest wait', async () => {
+    t = await freshStore(kind);
+    expect(await t.store.activity()).toEqual([]);
+    for (const id of [1, 2, 3]) await receiveAndAdmit(t.store, deployment(id, { sha: String(id).repeat(40) }));
+    await t.store.recordReceived(deployment(4, { environment: 'production' }));
+    await t.store.claimNext('me', 30_000, (r) => status(r.id));
+    const [staging, ...others] = await t.store.activity();
+    expect(others).toEqual([]);
+    expect(staging).toMatchObject({ repository: 'acme/app', environment: 'staging', running: 1, waiting: 2 });
+    expect(staging!.oldestWaitingSeconds).toBeGreaterThanOrEqual(0);
+  });
+
   it('rule 2: queue: latest supersedes older waiting deployments', async () => {
     t = await freshStore(kind);
     const production = { ok: true as const, environment: config.environments.production! };
