@@ -17,6 +17,7 @@ import { migrateSqlite } from './sqlite-schema.ts';
 import { lockFrom, toDeployment, toPendingGateReview, toPendingStatus } from './sql-store.ts';
 import type {
   DeploymentRecord,
+  EnvironmentActivity,
   Finish,
   HostEnd,
   HostRecord,
@@ -657,6 +658,22 @@ class SqliteStore implements Store {
         filter.task ?? null,
         filter.limit ?? 100,
       ).map(toDeployment),
+    );
+  }
+
+  activity(): Promise<EnvironmentActivity[]> {
+    return this.read(() =>
+      this.all(
+        `SELECT repository, environment, SUM(state = 'running') AS running, SUM(state = 'queued') AS waiting,
+           COALESCE(now() - MIN(CASE WHEN state = 'queued' THEN queued_at END), 0) AS oldest_waiting_ms
+         FROM deployments WHERE state IN ('queued', 'running') GROUP BY repository, environment`,
+      ).map((r) => ({
+        repository: String(r.repository),
+        environment: String(r.environment),
+        running: Number(r.running),
+        waiting: Number(r.waiting),
+        oldestWaitingSeconds: Math.max(0, Number(r.oldest_waiting_ms) / 1000),
+      })),
     );
   }
 
