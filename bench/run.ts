@@ -2,9 +2,11 @@
 // bench/results/<name>.json. Figures are from one run on this machine: compare ratios, not times.
 import { main as sshFleet } from './ssh-fleet.ts';
 import { main as statusBurst } from './status-burst.ts';
+import { main as waves } from './waves.ts';
 import { main as webhookAck } from './webhook-ack.ts';
 
 await webhookAck();
 await statusBurst();
 await sshFleet();
+await waves();
 process.exit(0);
