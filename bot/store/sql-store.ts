@@ -116,6 +116,17 @@ class SqlStore implements Store {
       const [row] = await tx.query("SELECT * FROM deployments WHERE id = $1 AND state = 'received' FOR UPDATE", [id]);
       if (!row) return null; // admitted meanwhile by another replica
       const record = toDeployment(row);
+      if (record.workflowRunId !== null) {
+        // A run has one attempt at a time: an earlier attempt still open here ended without a word (the run
+        // was cancelled, then re-run) and must neither block this one as its duplicate nor be approved for it.
+        const replaced = await tx.query(
+          `UPDATE deployments SET state = CASE WHEN state = 'running' THEN 'error' ELSE 'cancelled' END, finished_at = now(),
+             description = 'an earlier attempt of workflow run ' || workflow_run_id || ', replaced by #' || $2::bigint || '; its end was not reported'
+           WHERE workflow_run_id = $1 AND id <> $2::bigint AND state IN ('queued', 'running') RETURNING id, description`,
+          [record.workflowRunId, id],
+        );
+        for (const old of replaced) await addEventIn(tx, Number(old.id), String(old.description));
+      }
       const sameKey = await tx.query(
         "SELECT id, state, finished_at, workflow_run_id FROM deployments WHERE duplicate_key = $1 AND id <> $2 AND state <> 'received' ORDER BY received_at, id",
         [duplicateKey(record), id],

@@ -219,6 +219,19 @@ class SqliteStore implements Store {
       const row = this.get("SELECT * FROM deployments WHERE id = ?1 AND state = 'received'", id);
       if (!row) return null;
       const record = toDeployment(row);
+      if (record.workflowRunId !== null) {
+        // A run has one attempt at a time: an earlier attempt still open here ended without a word (the run
+        // was cancelled, then re-run) and must neither block this one as its duplicate nor be approved for it.
+        const replaced = this.all(
+          `UPDATE deployments SET state = CASE WHEN state = 'running' THEN 'error' ELSE 'cancelled' END, finished_at = now(),
+             description = 'an earlier attempt of workflow run ' || workflow_run_id || ', replaced by #' || ?3 || '; its end was not reported'
+           WHERE workflow_run_id = ?1 AND id <> ?2 AND state IN ('queued', 'running') RETURNING id, description`,
+          record.workflowRunId,
+          id,
+          String(id), // a bound number is a REAL in an expression: "#2.0"
+        );
+        for (const old of replaced) this.addEvent(Number(old.id), String(old.description));
+      }
       const sameKey = this.all(
         "SELECT id, state, finished_at, workflow_run_id FROM deployments WHERE duplicate_key = ?1 AND id <> ?2 AND state <> 'received' ORDER BY received_at, id",
         duplicateKey(record),

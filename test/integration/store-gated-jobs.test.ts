@@ -103,4 +103,23 @@ describe.each(STORE_KINDS)('store: gated workflow jobs (%s)', (kind) => {
     expect((await store.deployment(2))!.state).toBe('cancelled');
     expect(await store.claimNext('a', 10_000, started)).toBeNull();
   });
+
+  it('a new attempt of a run replaces its earlier attempt still open here (cancelled, then re-run): no duplicate, no approval for it', async () => {
+    t = await freshStore(kind);
+    const { store } = t;
+    const attempt = (id: number): NewDeployment => ({ ...job(id, 'a'), workflowRunId: 500 });
+    await store.recordReceived(job(9, 'c'));
+    await store.admit(9, staging, admit, statuses, null, { ...gate, runId: 1009 });
+    await store.claimNext('a', 10_000, started); // the environment is busy: the attempts wait
+    await store.recordReceived(attempt(1));
+    await store.admit(1, staging, admit, statuses, null, { ...gate, runId: 500 });
+    await store.recordReceived(attempt(2));
+    expect(await store.admit(2, staging, admit, statuses, null, { ...gate, runId: 500 })).toMatchObject({ kind: 'queue' });
+    expect(await store.deployment(1)).toMatchObject({
+      state: 'cancelled',
+      description: 'an earlier attempt of workflow run 500, replaced by #2; its end was not reported',
+    });
+    await store.endGated(9, { state: 'succeeded', description: 'deployed' });
+    expect((await store.claimNext('a', 10_000, started))!.id).toBe(2);
+  });
 });
