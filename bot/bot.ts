@@ -40,7 +40,7 @@ const RETRY_AFTER_SECONDS = 30;
 const WEBHOOKS_PATH = '/api/github/webhooks';
 
 export interface StartBotOptions {
-  /** Probot's variables and ours (DESIGN.md "Bot configuration"). */
+  /** Probot's variables and ours (docs/configuration.md). */
   env: NodeJS.ProcessEnv;
   /** Extra or replacement deployers by name (tests). */
   deployers?: Record<string, Deployer>;

@@ -1,4 +1,4 @@
-// The ChatOps grammar (DESIGN.md "ChatOps"): a command is the first line of a comment, the rest is
+// The ChatOps grammar (README, "ChatOps"): a command is the first line of a comment, the rest is
 // ignored. Pure: text in, a command or a clear error out. Everything here is plain text: nothing a
 // comment says is ever run; environment names are checked against common/names.ts before use.
 import { describe, environmentNameError } from '../../common/names.ts';

@@ -521,7 +521,7 @@ export function describeEnd(end: CommandEnd): string {
   }
 }
 
-/** The DEPLOY_* variables of DESIGN.md, every value validated here once more before any shell. */
+/** The DEPLOY_* variables (docs/engine-rules.md), every value validated here once more before any shell. */
 export function deployEnvironment(job: DeployJob, host: string): Record<string, string> {
   const problems = [
     repositoryNameError(job.repository),

@@ -13,7 +13,7 @@ export function progressDescription(done: number, total: number, running: number
   return running > 0 || done < total ? `deploying ${done}/${total} hosts` : `deployed ${done}/${total} hosts`;
 }
 
-/** Progress updates go out at most this often per deployment; phases always go out (DESIGN.md). */
+/** Progress updates go out at most this often per deployment; phases always go out (docs/engine-rules.md). */
 export const PROGRESS_INTERVAL_MS = 5_000;
 
 /** `wave 2/3: 3/5 hosts`: the hosts of the wave in progress that are done. */

@@ -5,7 +5,7 @@ import { durationField as duration } from './config-fields.ts';
 import { localTimeError, timeZoneError, zonedInstant } from './freeze.ts';
 import { planWaves, waveStepError } from './waves.ts';
 
-/** Node's fetch gives up on an answer at 300 s whatever the signal says (DESIGN.md): a gate waits less. */
+/** Node's fetch gives up on an answer at 300 s whatever the signal says (docs/platform-facts.md): a gate waits less. */
 export const MAX_GATE_TIMEOUT_MS = 240_000;
 export const DEFAULT_GATE_TIMEOUT_MS = 30_000;
 export const DEFAULT_GATE_INTERVAL_MS = 30_000;

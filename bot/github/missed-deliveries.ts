@@ -1,4 +1,4 @@
-// GitHub never redelivers a failed webhook by itself (DESIGN.md rule 6). At start and periodically,
+// GitHub never redelivers a failed webhook by itself (rule 6, docs/engine-rules.md). At start and periodically,
 // the bot lists the app's recent deliveries and asks GitHub to redeliver the ones that failed and that
 // it never received, so a deploy requested while the bot was down is picked up, not lost.
 import type { Logger } from 'pino';

@@ -651,7 +651,7 @@ async function addEventIn(tx: SqlExecutor, id: number, message: string): Promise
   await tx.query('INSERT INTO deployment_events (deployment_id, message) VALUES ($1, $2)', [id, message]);
 }
 
-/** Never a status on a gated job's deployment: GitHub Actions owns those (DESIGN.md, workflow jobs). */
+/** Never a status on a gated job's deployment: GitHub Actions owns those (docs/workflow-gate.md). */
 async function enqueueIn(tx: SqlExecutor, s: StatusToPublish): Promise<void> {
   await tx.query(
     `INSERT INTO status_outbox (deployment_id, installation_id, repository, kind, state, description, log_url, environment_url)

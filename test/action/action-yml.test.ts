@@ -1,4 +1,4 @@
-// action.yml is the Action's public contract: its inputs and outputs are exactly DESIGN.md's, and
+// action.yml is the Action's public contract: its inputs and outputs are exactly the README's, and
 // every input the code reads is declared there (an undeclared one would always read as empty).
 
 import { readFileSync } from 'node:fs';
@@ -12,7 +12,7 @@ const actionYml = parse(readFileSync(new URL('../../action.yml', import.meta.url
   runs: { using: string; main: string };
 };
 
-const DESIGN_INPUTS = [
+const DOCUMENTED_INPUTS = [
   'environment',
   'ref',
   'token',
@@ -27,7 +27,7 @@ const DESIGN_INPUTS = [
   'production-environment',
   'transient-environment',
 ];
-const DESIGN_OUTPUTS = ['deployment-id', 'state', 'duplicate-of', 'environment-url', 'log-url'];
+const DOCUMENTED_OUTPUTS = ['deployment-id', 'state', 'duplicate-of', 'environment-url', 'log-url'];
 
 describe('action.yml', () => {
   it('runs dist/index.js on node24', () => {
@@ -35,8 +35,8 @@ describe('action.yml', () => {
   });
 
   it('declares exactly the inputs and outputs of the design, with its defaults', () => {
-    expect(Object.keys(actionYml.inputs).sort()).toEqual([...DESIGN_INPUTS].sort());
-    expect(Object.keys(actionYml.outputs).sort()).toEqual([...DESIGN_OUTPUTS].sort());
+    expect(Object.keys(actionYml.inputs).sort()).toEqual([...DOCUMENTED_INPUTS].sort());
+    expect(Object.keys(actionYml.outputs).sort()).toEqual([...DOCUMENTED_OUTPUTS].sort());
     const defaults = Object.fromEntries(Object.entries(actionYml.inputs).map(([name, input]) => [name, input.default]));
     expect(defaults).toMatchObject({
       token: '${{ github.token }}',
@@ -55,6 +55,6 @@ describe('action.yml', () => {
       read.add(name);
       return name === 'environment' ? 'staging' : name === 'token' ? 't' : '';
     });
-    expect([...read].sort()).toEqual([...DESIGN_INPUTS].sort());
+    expect([...read].sort()).toEqual([...DOCUMENTED_INPUTS].sort());
   });
 });

@@ -1,4 +1,4 @@
-// "Exactly once under faults" (DESIGN.md, refining rules 3, 4 and 6), for real: `node bot/server.ts` processes
+// "Exactly once under faults" (docs/exactly-once.md, refining rules 3, 4 and 6), for real: `node bot/server.ts` processes
 // on throwaway PostgreSQL clusters (PgCluster), with real faults: a partitioned replica (TcpProxy black hole),
 // the database stopped while a host deploys, SIGTERM, and kill -9 at each of the runner's store writes.
 //

@@ -31,7 +31,7 @@ function loadError(env: NodeJS.ProcessEnv): string {
 }
 
 describe('valid definitions', () => {
-  it("reads DESIGN.md's YAML example, token from the named variable", () => {
+  it('reads the YAML example of docs/http-deployer-protocol.md, token from the named variable', () => {
     const definitions = loadHttpDeployerDefinitions({ SHIPGUARD_DEPLOYERS: LEGACY_YAML, LEGACY_DEPLOYER_TOKEN: 'tkn-1' });
     expect([...definitions.keys()]).toEqual(['legacy']);
     expect(definitions.get('legacy')).toEqual({

@@ -1,4 +1,4 @@
-// Every row of DESIGN.md's http deployer table, against a real HTTP server on loopback whose answers
+// Every row of the answer table in docs/http-deployer-protocol.md, against a real HTTP server on loopback whose answers
 // each test scripts. In every case: one POST at most, ever.
 import type http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';

@@ -74,7 +74,7 @@ describe('rule 6 (terminal): the state machine', () => {
     expect(statesBefore('received')).toEqual([]);
   });
 
-  it('maps states to GitHub statuses as DESIGN.md lists them', () => {
+  it('maps states to GitHub statuses as docs/engine-rules.md lists them', () => {
     expect(githubStateFor('queued')).toBe('queued');
     expect(githubStateFor('running')).toBe('in_progress');
     expect(githubStateFor('succeeded')).toBe('success');

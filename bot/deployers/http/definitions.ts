@@ -74,7 +74,7 @@ const definitionSchema = z
   .strict()
   .superRefine((definition, ctx) => {
     const t = definition.timeouts;
-    // Every timeout is ordered, inner < outer (DESIGN rule 5).
+    // Every timeout is ordered, inner < outer (rule 5, docs/engine-rules.md).
     if (!(t.connect < t.response && t.response <= t.total)) {
       ctx.addIssue({ code: 'custom', path: ['timeouts'], message: 'must be ordered: connect < response <= total' });
     }

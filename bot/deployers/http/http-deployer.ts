@@ -1,5 +1,5 @@
-// `deployer: <name>`: drives an existing deployer service over HTTP (DESIGN.md, "The http deployer
-// contract"). One POST per deployment, ever: whatever happens after the request may have reached the
+// `deployer: <name>`: drives an existing deployer service over HTTP (docs/http-deployer-protocol.md).
+// One POST per deployment, ever: whatever happens after the request may have reached the
 // service is *unknown* and is resolved by asking the status URL with the same idempotency key, never
 // by posting again. Answers are judged in the contract's order: transport error → status code → body
 // parse → body shape, so a 200 whose body was cut is unknown, not success.

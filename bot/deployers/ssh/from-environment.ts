@@ -1,4 +1,4 @@
-// The ssh deployer as the bot's environment configures it (DESIGN.md, "Bot configuration"):
+// The ssh deployer as the bot's environment configures it (docs/configuration.md):
 // SHIPGUARD_SSH_KEY or SHIPGUARD_SSH_KEY_PATH, SHIPGUARD_KNOWN_HOSTS or SHIPGUARD_KNOWN_HOSTS_PATH.
 // Missing or unreadable settings do not stop the bot: the deployer is built anyway and every ssh
 // deploy then ends `error` with a message saying what to set, before anything runs.

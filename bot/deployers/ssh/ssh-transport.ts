@@ -1,6 +1,6 @@
 // The rollout's HostTransport over ssh2: one pinned-key connection per host, every command bounded.
 //
-// ssh2 alone would hang or lie in several ways (DESIGN.md, "Pitfalls"), handled here:
+// ssh2 alone would hang or lie in several ways (docs/platform-facts.md, "ssh2"), handled here:
 // - it accepts any host key: `hostVerifier` checks the key against SHIPGUARD_KNOWN_HOSTS (known-hosts.ts);
 // - keepalive is off and `readyTimeout` covers only the handshake: keepalive is always on, and every
 //   command has its own timer, armed before the channel is opened (that open can hang on a dead link);
