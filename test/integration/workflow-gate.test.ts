@@ -113,6 +113,20 @@ describe('workflow jobs gated by shipguard (custom deployment protection rule)',
     github.finishWorkflowJob(first.id, 'success');
     expect(await github.waitFor(decided(second.id))).toMatchObject({ state: 'approved' });
 
+    // A run cancelled while it waits, then re-run: the new attempt takes its place, approved once, in turn.
+    github.addCommit('acme/app');
+    const third = github.startWorkflowRun('acme/app', { environment: 'staging' });
+    await github.waitFor(progress(third.id));
+    const cancelledAttempt = third.deploymentId;
+    github.cancelWorkflowRun(third.id);
+    github.rerunWorkflowRun(third.id);
+    await github.waitFor(() => github.gateReviews(third.id).find((r) => r.state === null && r.deploymentId === third.deploymentId));
+    expect(decisions(third.id)).toEqual([]);
+    github.finishWorkflowJob(second.id, 'success');
+    expect(await github.waitFor(decided(third.id))).toMatchObject({ state: 'approved', deploymentId: third.deploymentId });
+    expect(third.deploymentId).not.toBe(cancelledAttempt);
+    github.finishWorkflowJob(third.id, 'success');
+
     // queue: latest keeps only the newest waiting run.
     const running = github.startWorkflowRun('acme/app', { environment: 'canary' });
     await github.waitFor(decided(running.id));

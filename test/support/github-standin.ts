@@ -109,6 +109,7 @@
  *   rerunWorkflowRun(runId)              "Re-run all jobs" of a completed run: new attempt, new deployment
  *   finishWorkflowJob(runId, 'success' | 'failure', {report? = true})   the approved job ends; with report,
  *                                        GitHub Actions' `in_progress` and outcome statuses on its deployment
+ *   cancelWorkflowRun(runId)            the run completes as cancelled (waiting or running)
  *   workflowRun(runId) · gateReviews(runId?)   a run; the app's reviews (state null: progress comment)
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -128,7 +129,13 @@ import {
   type WorkflowRun,
 } from './github-standin/state.ts';
 import { type DeliveryRecord, WebhookSender } from './github-standin/webhooks.ts';
-import { finishWorkflowJob, rerunWorkflowRun, startWorkflowRun, type StartRunOptions } from './github-standin/workflow-runs.ts';
+import {
+  cancelWorkflowRun,
+  finishWorkflowJob,
+  rerunWorkflowRun,
+  startWorkflowRun,
+  type StartRunOptions,
+} from './github-standin/workflow-runs.ts';
 
 export type {
   AddRepositoryOptions,
@@ -224,6 +231,8 @@ export interface GitHubStandin {
   rerunWorkflowRun(runId: number): WorkflowRun;
   /** The approved job ends; `report: false` leaves its deployment without an end (a crashed runner). */
   finishWorkflowJob(runId: number, outcome: 'success' | 'failure', options?: { report?: boolean }): void;
+  /** "Cancel workflow": the run completes as cancelled. */
+  cancelWorkflowRun(runId: number): void;
   workflowRun(runId: number): WorkflowRun;
   /** Reviews the app sent to runs' callbacks, oldest first. */
   gateReviews(runId?: number): GateReview[];
@@ -487,6 +496,8 @@ export async function startGitHubStandin(options: StandinOptions): Promise<GitHu
       const run = requireRun(runId);
       finishWorkflowJob(context, state.requireRepository(run.repository), run, outcome, finishOptions.report ?? true);
     },
+
+    cancelWorkflowRun: (runId) => cancelWorkflowRun(requireRun(runId)),
 
     workflowRun: (runId) => requireRun(runId),
 

@@ -132,3 +132,12 @@ export function finishWorkflowJob(
   run.conclusion = outcome;
   run.updatedAt = timestamp();
 }
+
+/** "Cancel workflow": the run completes as cancelled, whether its job waits or runs; its deployment says nothing. */
+export function cancelWorkflowRun(run: WorkflowRun): void {
+  if (run.status === 'completed') throw new Error(`GitHub stand-in: run ${run.id} has completed already`);
+  run.status = 'completed';
+  run.conclusion = 'cancelled';
+  run.waitingForRule = false;
+  run.updatedAt = timestamp();
+}
