@@ -3,12 +3,17 @@
 import { startBot } from './bot.ts';
 import { startupProblems } from './startup-checks.ts';
 
+/** Settings to fix, as opposed to a crash (1). */
+const EXIT_CONFIG = 78;
+
 const problems = await startupProblems(process.env);
 if (problems.length) {
   console.error(`shipguard cannot start: ${problems.length === 1 ? 'one setting needs' : `${problems.length} settings need`} fixing`);
   for (const problem of problems) console.error(`  ${problem}`);
-  // Now: a check given up at its deadline may still hold a thread (a hung file system).
-  process.exit(1);
+  // EX_CONFIG (sysexits.h): a supervisor can tell a setting to fix from a crash, and not restart in a loop
+  // (the systemd unit's RestartPreventExitStatus). Exit now: a check given up at its deadline may still
+  // hold a thread (a hung file system).
+  process.exit(EXIT_CONFIG);
 }
 
 try {

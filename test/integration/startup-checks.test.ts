@@ -1,4 +1,4 @@
-// `npm start` with a bad environment, as a real process (`node bot/server.ts`): it exits 1 before
+// `npm start` with a bad environment, as a real process (`node bot/server.ts`): it exits 78 before
 // starting anything, and prints every problem at once, one line each naming the variable, no stack trace.
 // Outside faults are real: a closed port, a PostgreSQL server that accepts and never speaks, a folder
 // that cannot be created (/proc: some kernels refuse at once, others hang; either way a line, in time).
@@ -51,7 +51,7 @@ function problemLines(stderr: string): string[] {
 }
 
 function expectCleanFailure(result: { code: number | null; stdout: string; stderr: string }, count: number): string[] {
-  expect(result.code).toBe(1);
+  expect(result.code).toBe(78); // EX_CONFIG: a setting to fix, not a crash
   expect(result.stderr.split('\n')[0]).toBe(
     `shipguard cannot start: ${count === 1 ? 'one setting needs' : `${count} settings need`} fixing`,
   );
