@@ -161,6 +161,46 @@ describe('fleet safety over real sshd hosts', { timeout: 120_000 }, () => {
     expect(ran(3)).toBe(`deploy\nrollback to ${OLD_SHA}\n`);
   });
 
+  it('a bot taking over a fleet rollback continues it: never deploys, resolves a rollback in doubt through revision', async () => {
+    // As the store hands it over: the rollback was decided (fleetRollback), host 4 is back already, host 5's
+    // rollback intent is recorded with no end (in doubt; its command did run), host 6 is still deployed,
+    // host 7 never started.
+    // Host 6 runs the new SHA; host 5's rollback had run before the crash: it is on the previous one again.
+    writeFileSync(join(fleet.hosts[6]!.dir, 'REVISION'), SHA);
+    const hosts = [4, 5, 6, 7].map(name);
+    const events = recordEvents();
+    const job = sshJob(
+      fleet,
+      { hosts, deploy: DEPLOY, rollback: ROLLBACK, revision: REVISION, concurrency: 2, on_failure: 'rollback_fleet' },
+      {
+        resumed: true,
+        fleetRollback: 'gate exited 1 after wave 1/2; 3/4 hosts deployed',
+        hosts: [
+          { name: name(4), state: 'rolled_back', inDoubtForMs: 0 },
+          { name: name(5), state: 'running', inDoubtForMs: 0 },
+          { name: name(6), state: 'succeeded', inDoubtForMs: 0, finishedAt: 1 },
+          { name: name(7), state: 'pending', inDoubtForMs: 0 },
+        ],
+      },
+    );
+    const result = await fleetDeployer(fleet).deploy(job, events);
+
+    expect(result).toEqual({
+      state: 'failed',
+      description: `rolled back 3 hosts to ${OLD_SHA.slice(0, 7)}; gate exited 1 after wave 1/2; 3/4 hosts deployed`,
+    });
+    expect(events.fleetRollbacks).toEqual([]); // recorded before the takeover, not again
+    expect(events.finished.get(name(5))).toEqual({
+      outcome: 'rolled_back',
+      message: `the bot rolling it back stopped mid-command; revision shows ${OLD_SHA.slice(0, 7)} live`,
+    });
+    expect(ran(5)).toBe(''); // asked, never run again
+    expect(ran(6)).toBe(`rollback to ${OLD_SHA}\n`);
+    expect(revisionOf(6)).toBe(OLD_SHA);
+    expect(ran(7)).toBe(''); // never deployed
+    expect(events.phases.filter((p) => p.phase === 'deploy')).toEqual([]);
+  });
+
   it('a host whose outcome is unknown is reported and never rolled back; the others are', async () => {
     // Without revision, a connection lost mid-deploy leaves its host unknown. Runs last: it kills a host.
     const hosts = [8, 9].map(name);
