@@ -86,10 +86,10 @@ export async function rollout(
   for (const [index, range] of ranges.entries()) {
     const wave = { wave: index + 1, waves: ranges.length };
     const waiting = tallies.slice(range.start, range.end).filter((t) => t.outcome === null);
-    if (waiting.length === 0) continue; // done before a takeover
     stop ??= stopReason(job);
     if (stop || !mayStartAnotherHost(tallies, job.config.max_failures)) break;
-    if (ranges.length > 1) {
+    // A wave done before a takeover starts nothing; its bake (interrupted by the takeover) runs again below.
+    if (ranges.length > 1 && waiting.length > 0) {
       const hosts = tallies.slice(range.start, range.end);
       const done = hosts.filter((t) => t.outcome === 'succeeded' || t.outcome === 'skipped').length;
       events.wave({ kind: 'started', ...wave, hosts: hosts.map((t) => t.name), done });
@@ -110,7 +110,7 @@ export async function rollout(
         finish(tally, end);
       }
     };
-    await Promise.all(Array.from({ length: Math.min(job.config.concurrency, waiting.length) }, lane));
+    if (waiting.length > 0) await Promise.all(Array.from({ length: Math.min(job.config.concurrency, waiting.length) }, lane));
     const next = ranges[index + 1];
     if (stop || !mayStartAnotherHost(tallies, job.config.max_failures) || !next) continue;
     if (!bakeBefore(tallies.slice(next.start, next.end))) continue;

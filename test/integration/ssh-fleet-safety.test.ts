@@ -161,6 +161,30 @@ describe('fleet safety over real sshd hosts', { timeout: 120_000 }, () => {
     expect(ran(3)).toBe(`deploy\nrollback to ${OLD_SHA}\n`);
   });
 
+  it('a bot taking over between waves bakes again before the next wave', async () => {
+    const hosts = [4, 5].map(name);
+    const events = recordEvents();
+    const clock = virtualClock(events);
+    const job = sshJob(
+      fleet,
+      { hosts, deploy: DEPLOY, revision: REVISION, waves: [1, '100%'], bake: '1m', gate: { run: 'true' } },
+      {
+        resumed: true,
+        hosts: [
+          { name: name(4), state: 'succeeded', inDoubtForMs: 0 },
+          { name: name(5), state: 'pending', inDoubtForMs: 0 },
+        ],
+      },
+    );
+    const result = await fleetDeployer(fleet, { rollout: { clock } }).deploy(job, events);
+
+    expect(result).toEqual({ state: 'succeeded', description: 'deployed to 2/2 hosts' });
+    expect(ran(4)).toBe('');
+    expect(events.timeline.slice(0, 2)).toEqual(['baking 1', 'gate 1 passed']);
+    expect(clock.slept.reduce((a, b) => a + b, 0)).toBe(60_000);
+    expect(events.timeline.indexOf(`start ${name(5)}`)).toBeGreaterThan(events.timeline.lastIndexOf('gate 1 passed'));
+  });
+
   it('a bot taking over a fleet rollback continues it: never deploys, resolves a rollback in doubt through revision', async () => {
     // As the store hands it over: the rollback was decided (fleetRollback), host 4 is back already, host 5's
     // rollback intent is recorded with no end (in doubt; its command did run), host 6 is still deployed,
