@@ -67,7 +67,8 @@ export class GateReviewer {
       const held = new Set<number>();
       for (const review of claimed) {
         if (this.stopped || held.has(review.deploymentId)) {
-          await store.markGateReviewFailed(review.seq, 'held back behind an earlier review', 0);
+          // Waits as long as the failed one before it, so that a job's reviews keep their order.
+          await store.markGateReviewFailed(review.seq, 'held back behind an earlier review of its job', this.stopped ? 0 : RETRY_IN_MS);
           continue;
         }
         if (!(await this.send(review))) held.add(review.deploymentId);

@@ -21,6 +21,8 @@ const CONFIG = deployYml(`  staging:
     timeouts: { total: 3s }
 `);
 
+const CALLBACK = /\/actions\/runs\/\d+\/deployment_protection_rule$/;
+
 describe('workflow jobs gated by shipguard (custom deployment protection rule)', () => {
   let world: World;
   const bots: BotProcess[] = [];
@@ -56,19 +58,27 @@ describe('workflow jobs gated by shipguard (custom deployment protection rule)',
   const decisions = (runId: number) => world.github.gateReviews(runId).filter((review) => review.state !== null);
   const progress = (runId: number) => () => world.github.gateReviews(runId).find((review) => review.state === null);
   /** Nothing the App sent was refused, and every request and webhook matched GitHub's description. */
-  function expectCleanExchange(github: GitHubStandin): void {
-    expect(github.requests.filter((r) => /\/actions\/runs\/\d+\/deployment_protection_rule$/.test(r.path) && r.status !== 204)).toEqual([]);
+  function expectCleanExchange(github: GitHubStandin, injected502 = 0): void {
+    const refused = github.requests.filter((r) => CALLBACK.test(r.path) && r.status !== 204);
+    expect(refused.map((r) => r.status)).toEqual(Array(injected502).fill(502));
     // GitHub Actions owns the job's deployments: the bot never posts a status on one.
     for (const deployment of github.deployments('acme/app'))
       expect(github.statuses(deployment.id).filter((s) => s.creator.login === 'shipguard[bot]')).toEqual([]);
     expect(github.problems).toEqual([]);
   }
 
-  it('approves the first run of a SHA, records its end from deployment_status, then refuses a re-run after success and approves one after failure', async () => {
+  it('approves the first run of a SHA once (an answer lost is checked, not resent), records its end from deployment_status, then refuses a re-run after success and approves one after failure', async () => {
     const { github } = await start();
+    // The first approval lands but its answer is lost: the bot sees the run no longer waits and sends it no more.
+    github.injectFault({ method: 'POST', path: CALLBACK }, { status: 502, afterWork: true });
     const run = github.startWorkflowRun('acme/app', { environment: 'staging' });
     const first = await github.waitFor(decided(run.id));
     expect(first).toMatchObject({ state: 'approved', environment: 'staging', deploymentId: run.deploymentId });
+    const lost = await github.waitFor(() => github.requests.find((r) => CALLBACK.test(r.path) && r.status === 502));
+    await github.waitFor(
+      () => github.requests.find((r) => r.method === 'GET' && r.path === `/repos/acme/app/actions/runs/${run.id}` && r.at > lost.at),
+      60_000,
+    );
     github.finishWorkflowJob(run.id, 'success');
 
     const firstDeployment = run.deploymentId;
@@ -98,7 +108,9 @@ describe('workflow jobs gated by shipguard (custom deployment protection rule)',
     const again = await github.waitFor(() => github.gateReviews(failing.id).filter((r) => r.state !== null)[1]);
     expect(again.state).toBe('approved');
 
-    expectCleanExchange(github);
+    expect(github.requests.filter((r) => r.path === `/repos/acme/app/actions/runs/${run.id}/deployment_protection_rule`)).toHaveLength(2);
+    expect(decisions(run.id).filter((r) => r.deploymentId === firstDeployment)).toHaveLength(1);
+    expectCleanExchange(github, 1);
   }, 300_000);
 
   it('one at a time: a second run waits with a progress comment and is approved only once the first deploy ends; queue: latest rejects the older waiting run', async () => {
