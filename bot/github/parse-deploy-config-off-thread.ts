@@ -1,50 +1,95 @@
 // Parses deploy.yml in a worker thread with a deadline: the YAML parser needs hundreds of milliseconds for
 // some texts well within the size and depth bounds (64 KB of nested flow lists: ~0.5-0.9 s on 2 busy cores),
-// and the bot's event loop must never stall that long. One short-lived thread per parse: nothing stays in
-// memory while the bot is idle, and a parse past its deadline is simply terminated.
-import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { DEPLOY_CONFIG_PATH, DeployConfigError, parseDeployConfig, type DeployConfig } from '../engine/deploy-config.ts';
+// and the bot's event loop must never stall that long. One thread serves every parse, one at a time; it is
+// started on the first parse and ends after a while with nothing to parse, so an idle bot holds no thread.
+// A parse past its deadline ends the thread (and fails the parses queued behind it as transient errors:
+// they are read again at the next admission round).
+import { isMainThread, parentPort, Worker } from 'node:worker_threads';
+import { DeployConfigError, parseDeployConfig, type DeployConfig } from '../engine/deploy-config.ts';
 
 /** Far above a real file's parse (milliseconds), far below a webhook round or a lease. */
 export const PARSE_DEADLINE_MS = 5_000;
+const IDLE_MS = 30_000;
 
-type Answer = { ok: true; config: DeployConfig } | { ok: false; summary: string; detail: string } | { ok: false; crash: string };
+type Answer = { id: number } & (
+  { ok: true; config: DeployConfig } | { ok: false; summary: string; detail: string } | { ok: false; crash: string }
+);
+interface Pending {
+  resolve(config: DeployConfig): void;
+  reject(error: Error): void;
+}
+
+let thread: { worker: Worker; pending: Map<number, Pending> } | null = null;
+let nextId = 0;
+let idleTimer: NodeJS.Timeout | undefined;
 
 export function parseDeployConfigOffThread(text: string, deadlineMs = PARSE_DEADLINE_MS): Promise<DeployConfig> {
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL(import.meta.url), { workerData: text, resourceLimits: { maxOldGenerationSizeMb: 64 } });
+  clearTimeout(idleTimer);
+  const current = (thread ??= startThread());
+  const id = ++nextId;
+  return new Promise<DeployConfig>((resolve, reject) => {
+    // Counted from the request: a parse queued behind a slow one shares its fate, which is what a
+    // deadline on "this config, read now" means.
     const timer = setTimeout(() => {
-      void worker.terminate();
-      const problem = `${DEPLOY_CONFIG_PATH}: not parsed within ${deadlineMs / 1000}s; simplify it`;
-      reject(new DeployConfigError(problem, problem));
+      stopThread(
+        current,
+        new Error(`deploy.yml was not parsed within ${deadlineMs / 1000}s (the machine may be overloaded); will try again`),
+      );
     }, deadlineMs);
-    worker.once('message', (answer: Answer) => {
-      clearTimeout(timer);
-      void worker.terminate();
-      if (answer.ok) resolve(answer.config);
-      else if ('crash' in answer) reject(new Error(`deploy.yml parser thread failed: ${answer.crash}`));
-      else reject(new DeployConfigError(answer.summary, answer.detail));
+    current.pending.set(id, {
+      resolve: (config) => {
+        clearTimeout(timer);
+        resolve(config);
+      },
+      reject: (error) => {
+        clearTimeout(timer);
+        reject(error);
+      },
     });
-    worker.once('error', (error) => {
-      clearTimeout(timer);
-      reject(new Error(`deploy.yml parser thread failed: ${error.message}`));
-    });
-    worker.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`deploy.yml parser thread exited (${code}) without an answer`));
-    });
+    current.worker.postMessage({ id, text });
   });
 }
 
+function startThread(): NonNullable<typeof thread> {
+  const worker = new Worker(new URL(import.meta.url), { resourceLimits: { maxOldGenerationSizeMb: 64 } });
+  const started = { worker, pending: new Map<number, Pending>() };
+  worker.unref();
+  worker.on('message', (answer: Answer) => {
+    const waiting = started.pending.get(answer.id);
+    started.pending.delete(answer.id);
+    if (!waiting) return;
+    if (answer.ok) waiting.resolve(answer.config);
+    else if ('crash' in answer) waiting.reject(new Error(`deploy.yml parser failed: ${answer.crash}`));
+    else waiting.reject(new DeployConfigError(answer.summary, answer.detail));
+    if (started.pending.size === 0 && thread === started) {
+      idleTimer = setTimeout(() => stopThread(started, new Error('deploy.yml parser stopped')), IDLE_MS);
+      idleTimer.unref();
+    }
+  });
+  worker.on('error', (error) => stopThread(started, new Error(`deploy.yml parser thread failed: ${error.message}`)));
+  worker.on('exit', () => stopThread(started, new Error('deploy.yml parser thread exited')));
+  return started;
+}
+
+function stopThread(stopping: NonNullable<typeof thread>, reason: Error): void {
+  if (thread === stopping) thread = null;
+  for (const waiting of stopping.pending.values()) waiting.reject(reason);
+  stopping.pending.clear();
+  void stopping.worker.terminate();
+}
+
 if (!isMainThread && parentPort) {
-  let answer: Answer;
-  try {
-    answer = { ok: true, config: parseDeployConfig(workerData as string) };
-  } catch (error) {
-    answer =
-      error instanceof DeployConfigError
-        ? { ok: false, summary: error.summary, detail: error.message }
-        : { ok: false, crash: (error as Error).message };
-  }
-  parentPort.postMessage(answer);
+  const port = parentPort;
+  port.on('message', ({ id, text }: { id: number; text: string }) => {
+    let answer: Answer;
+    try {
+      answer = { id, ok: true, config: parseDeployConfig(text) };
+    } catch (error) {
+      answer =
+        error instanceof DeployConfigError
+          ? { id, ok: false, summary: error.summary, detail: error.message }
+          : { id, ok: false, crash: (error as Error).message };
+    }
+    port.postMessage(answer);
+  });
 }
