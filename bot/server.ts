@@ -3,17 +3,17 @@
 import { startBot } from './bot.ts';
 import { startupProblems } from './startup-checks.ts';
 
-/** Settings to fix, as opposed to a crash (1). */
+/** Settings to fix (EX_CONFIG, sysexits.h), as opposed to a crash or a database not answering yet (1). */
 const EXIT_CONFIG = 78;
 
 const problems = await startupProblems(process.env);
 if (problems.length) {
   console.error(`shipguard cannot start: ${problems.length === 1 ? 'one setting needs' : `${problems.length} settings need`} fixing`);
-  for (const problem of problems) console.error(`  ${problem}`);
-  // EX_CONFIG (sysexits.h): a supervisor can tell a setting to fix from a crash, and not restart in a loop
-  // (the systemd unit's RestartPreventExitStatus). Exit now: a check given up at its deadline may still
-  // hold a thread (a hung file system).
-  process.exit(EXIT_CONFIG);
+  for (const problem of problems) console.error(`  ${problem.text}`);
+  // A supervisor restarts on 1 (PostgreSQL may be up in a moment) but not on 78 (the systemd unit's
+  // RestartPreventExitStatus): restarting does not fix a setting. Exit now: a check given up at its
+  // deadline may still hold a thread (a hung file system).
+  process.exit(problems.every((problem) => problem.retry) ? 1 : EXIT_CONFIG);
 }
 
 try {

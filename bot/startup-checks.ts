@@ -19,10 +19,16 @@ export const STARTUP_CHECK_DEADLINE_MS = 10_000;
 const METRICS_TOKEN_MIN_LENGTH = 16;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
-type Check = () => string | null | Promise<string | null>;
+/** One line to print; `retry`: something outside did not answer (PostgreSQL restarting?), so starting again may work. */
+export interface StartupProblem {
+  text: string;
+  retry: boolean;
+}
+
+type Check = () => string | StartupProblem | null | Promise<string | StartupProblem | null>;
 
 /** Every problem of the environment, one line each; empty when the bot can start. */
-export async function startupProblems(env: NodeJS.ProcessEnv, deadlineMs = STARTUP_CHECK_DEADLINE_MS): Promise<string[]> {
+export async function startupProblems(env: NodeJS.ProcessEnv, deadlineMs = STARTUP_CHECK_DEADLINE_MS): Promise<StartupProblem[]> {
   const checks: Check[] = [
     () => appIdProblem(env.APP_ID),
     () => privateKeyProblem(env),
@@ -49,7 +55,9 @@ export async function startupProblems(env: NodeJS.ProcessEnv, deadlineMs = START
       }
     }),
   );
-  return results.filter((problem): problem is string => problem !== null);
+  return results
+    .filter((problem) => problem !== null)
+    .map((problem) => (typeof problem === 'string' ? { text: problem, retry: false } : problem));
 }
 
 function appIdProblem(value: string | undefined): string | null {
@@ -147,7 +155,7 @@ function knownHostsProblem(env: NodeJS.ProcessEnv): string | null {
 }
 
 /** Parses, connects and runs one query, all within the deadline; the URL itself is never printed (it may hold a password). */
-async function databaseProblem(value: string, deadlineMs: number): Promise<string | null> {
+async function databaseProblem(value: string, deadlineMs: number): Promise<string | StartupProblem | null> {
   let url: URL;
   try {
     url = new URL(value);
@@ -160,18 +168,20 @@ async function databaseProblem(value: string, deadlineMs: number): Promise<strin
   const where = `${url.hostname || url.searchParams.get('host') || 'localhost'}:${url.port || 5432}`;
   const client = new pg.Client({ connectionString: value, connectionTimeoutMillis: deadlineMs, query_timeout: deadlineMs });
   client.on('error', () => {});
-  const answer = (async () => {
+  const unreachable = (text: string): StartupProblem => ({ text, retry: true });
+  const answer = (async (): Promise<string | StartupProblem | null> => {
     await client.connect();
     await client.query('SELECT 1');
     return null;
   })().catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ECONNREFUSED')
-      return `DATABASE_URL: nothing accepts connections at ${where} (ECONNREFUSED): is PostgreSQL running there?`;
-    if (error.code === 'ENOTFOUND' || error.code === 'EAI_AGAIN') return `DATABASE_URL: the host of ${where} is not found (${error.code})`;
-    if (/timeout/i.test(error.message)) return `DATABASE_URL: ${where} did not answer within ${deadlineMs / 1000}s`;
+      return unreachable(`DATABASE_URL: nothing accepts connections at ${where} (ECONNREFUSED): is PostgreSQL running there?`);
+    if (error.code === 'ENOTFOUND') return `DATABASE_URL: the host of ${where} is not found (ENOTFOUND)`;
+    if (error.code === 'EAI_AGAIN') return unreachable(`DATABASE_URL: the host of ${where} could not be looked up now (EAI_AGAIN)`);
+    if (/timeout/i.test(error.message)) return unreachable(`DATABASE_URL: ${where} did not answer within ${deadlineMs / 1000}s`);
     return `DATABASE_URL: PostgreSQL at ${where} refused: ${error.message}`;
   });
-  const result = await withDeadline(answer, deadlineMs, `DATABASE_URL: ${where} did not answer within ${deadlineMs / 1000}s`);
+  const result = await withDeadline(answer, deadlineMs, unreachable(`DATABASE_URL: ${where} did not answer within ${deadlineMs / 1000}s`));
   void client.end().catch(() => {});
   return result;
 }
@@ -196,9 +206,9 @@ async function dataDirProblem(dataDir: string, deadlineMs: number): Promise<stri
   );
 }
 
-function withDeadline(work: Promise<string | null>, ms: number, late: string): Promise<string | null> {
+function withDeadline<T>(work: Promise<T>, ms: number, late: T): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<string>((resolve) => (timer = setTimeout(() => resolve(late), ms)));
+  const deadline = new Promise<T>((resolve) => (timer = setTimeout(() => resolve(late), ms)));
   return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }
 
