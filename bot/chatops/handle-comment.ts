@@ -141,7 +141,7 @@ export class ChatOps {
     if (command.name === 'status') {
       if (command.environment !== null && !Object.hasOwn(config.environments, command.environment))
         return reply(unknownEnvironmentReply(command.environment, defined), false);
-      return runStatus(scope, command.environment === null ? defined : [command.environment]);
+      return runStatus(scope, command.environment === null ? defined : [command.environment], config);
     }
 
     const environment =

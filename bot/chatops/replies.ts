@@ -229,6 +229,8 @@ export interface EnvironmentStatusView {
   live: { sha: string; id: number; requestedBy: string; finishedAt: Date } | null;
   lock: LockView | null;
   active: Array<{ id: number; sha: string; state: 'queued' | 'running'; requestedBy: string; task: string; description: string }>;
+  /** Which SHA runs on the hosts (`18 hosts on a1b2c3d, 2 on 9f8e7d6 (web-7, web-9)`); null without hosts. */
+  hosts?: string | null;
 }
 
 export function statusReply(environments: EnvironmentStatusView[], now: Date): string {
@@ -237,6 +239,7 @@ export function statusReply(environments: EnvironmentStatusView[], now: Date): s
       env.live
         ? `live: ${short(env.live.sha)} (#${env.live.id}), deployed by @${env.live.requestedBy} ${when(env.live.finishedAt, now)}`
         : 'live: nothing deployed by shipguard yet',
+      ...(env.hosts ? [`hosts: ${env.hosts}`] : []),
       env.lock ? lockText(env.lock, now) : 'not locked',
       ...env.active.map(
         (d) =>
