@@ -52,7 +52,12 @@ async function checkGate(
     const ok = response.status >= 200 && response.status < 300;
     return { passed: ok, message: `gate ${ok ? 'passed' : 'failed'}: ${shown(new URL(gate.url).host)} answered ${response.status}` };
   } catch (error) {
-    const reason = (error as Error).name === 'TimeoutError' ? `no answer within ${gate.timeout / 1000}s` : (error as Error).message;
+    // fetch says only "fetch failed"; its cause says why (ECONNREFUSED, ENOTFOUND, …).
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+    const reason =
+      (error as Error).name === 'TimeoutError'
+        ? `no answer within ${gate.timeout / 1000}s`
+        : `unreachable: ${cause?.code ?? cause?.message ?? (error as Error).message}`;
     return { passed: false, message: `gate failed: ${shown(new URL(gate.url).host)} ${shown(reason)}` };
   }
 }

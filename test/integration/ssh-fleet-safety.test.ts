@@ -1,6 +1,8 @@
 // Fleet safety over real sshd hosts: waves, a bake with its gate between them (on an injected clock: the
 // tests read the order of events, never wall time), and the fleet rollback of `on_failure: rollback_fleet`.
 import { chmodSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { shellQuote } from '../../common/shell.ts';
@@ -159,6 +161,36 @@ describe('fleet safety over real sshd hosts', { timeout: 120_000 }, () => {
     expect(events.finished.get(name(2))).toEqual({ outcome: 'failed', message: 'not rolled back: rollback exited 1' });
     // The host whose own deploy failed was rolled back by its own rollback, once.
     expect(ran(3)).toBe(`deploy\nrollback to ${OLD_SHA}\n`);
+  });
+
+  it('an http gate: 2xx passes, anything else fails the wave and the next one never starts', async () => {
+    let answer = 200;
+    const asked: number[] = [];
+    const server = createServer((_request, response) => {
+      asked.push(answer);
+      response.writeHead(answer).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const hosts = [4, 5, 6].map(name);
+      const events = recordEvents();
+      events.onFinished = (host) => {
+        if (host === name(5)) answer = 503; // the error rate rises once the second wave is out
+      };
+      const job = sshJob(fleet, { hosts, deploy: DEPLOY, waves: [1, 2, 3], gate: { url: `http://127.0.0.1:${port}/health` } });
+      const result = await fleetDeployer(fleet, { rollout: { clock: virtualClock(events) } }).deploy(job, events);
+
+      expect(result).toEqual({
+        state: 'failed',
+        description: `gate failed: 127.0.0.1:${port} answered 503 after wave 2/3; 2/3 hosts deployed`,
+      });
+      expect(asked).toEqual([200, 503]);
+      expect(ran(6)).toBe('');
+      expect(events.timeline).toContain('gate 1 passed');
+    } finally {
+      server.close();
+    }
   });
 
   it('a bot taking over between waves bakes again before the next wave', async () => {
