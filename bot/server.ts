@@ -1,7 +1,11 @@
 // `npm start`: the bot, configured from the environment (docs/configuration.md). Every setting is
 // checked first, and all problems are printed at once, one line each, before anything starts.
 import { startBot } from './bot.ts';
+import { readEnvFile } from './setup/env-file.ts';
 import { startupProblems } from './startup-checks.ts';
+
+// Settings `npm run setup` wrote; what the environment sets wins.
+for (const [name, value] of Object.entries(readEnvFile('.env'))) process.env[name] ??= value;
 
 /** Settings to fix (EX_CONFIG, sysexits.h), as opposed to a crash or a database not answering yet (1). */
 const EXIT_CONFIG = 78;

@@ -61,7 +61,8 @@ export async function startupProblems(env: NodeJS.ProcessEnv, deadlineMs = START
 }
 
 function appIdProblem(value: string | undefined): string | null {
-  if (!value) return 'APP_ID is not set: use the App ID shown on the GitHub App’s settings page (a number)';
+  if (!value)
+    return 'APP_ID is not set: use the App ID shown on the GitHub App’s settings page (a number), or create the App with npm run setup';
   if (!/^[1-9][0-9]{0,15}$/.test(value)) return `APP_ID=${value} is not a number: use the App ID shown on the GitHub App’s settings page`;
   return null;
 }

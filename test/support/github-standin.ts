@@ -21,6 +21,12 @@
  * Error answers (4xx, 5xx) are checked only where the description documents that status for the operation:
  * GitHub's 401 and 404 can come from any route, and the description lists them only here and there.
  *
+ * The GitHub App manifest flow (github-standin/app-manifests.ts): the web page `POST /settings/apps/new` (or
+ * `/organizations/{org}/settings/apps/new`) takes the form's `manifest`, creates the App at once (no person
+ * confirms) and redirects to its `redirect_url` with a one-time `code` (and the form's `state`); `POST
+ * /api/v3/app-manifests/{code}/conversions` (no authentication) trades the code, once, for the App with `pem`
+ * and `webhook_secret`. `manifestApps` lists what was created.
+ *
  * Routes (all under `/api/v3`), and the GitHub behaviour each keeps:
  * - `POST /app/installations/{installation_id}/access_tokens`, `GET /app`, `GET /app/installations`,
  *   `GET /repos/{owner}/{repo}/installation`: the app's JWT (any well-formed one); installation tokens
@@ -115,6 +121,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { githubOperationId, githubRequestProblems, githubResponseProblems } from './openapi.ts';
+import { type CreatedApp, ManifestApps } from './github-standin/app-manifests.ts';
 import { type ApiContext, type ApiReply, deliverIssueCommentWebhook, errorReply, handleApiRequest } from './github-standin/routes.ts';
 import {
   type AddRepositoryOptions,
@@ -219,6 +226,8 @@ export interface GitHubStandin {
   reactions(commentId: number): string[];
   requests: RecordedRequest[];
   problems: string[];
+  /** Apps created through the manifest flow (its web page, then the code exchange). */
+  manifestApps: CreatedApp[];
   deliveries: DeliveryRecord[];
   injectFault(
     match: { method: string; path: RegExp },
@@ -281,6 +290,7 @@ export async function startGitHubStandin(options: StandinOptions): Promise<GitHu
     if (!run) throw new Error(`GitHub stand-in: no workflow run ${runId}`);
     return run;
   };
+  const manifestApps = new ManifestApps();
   const context: ApiContext = { state, webhooks, urls, tokenLifetimeMs: options.tokenLifetimeMs ?? 3_600_000 };
 
   async function answer(request: IncomingMessage): Promise<{ reply: ApiReply; path: string; body: unknown }> {
@@ -289,7 +299,9 @@ export async function startGitHubStandin(options: StandinOptions): Promise<GitHu
     const path = url.pathname.startsWith(`${API_PREFIX}/`) ? url.pathname.slice(API_PREFIX.length) : null;
     const text = await readBody(request);
     const recordedPath = `${path ?? url.pathname}${url.search}`;
-    if (path === null) return { reply: errorReply(404, 'Not Found'), path: recordedPath, body: undefined };
+    if (path === null) {
+      return { reply: manifestApps.page(method, url.pathname, text) ?? errorReply(404, 'Not Found'), path: recordedPath, body: undefined };
+    }
 
     let body: unknown;
     if (text.trim() !== '') {
@@ -318,7 +330,9 @@ export async function startGitHubStandin(options: StandinOptions): Promise<GitHu
       return { reply: { status, body: faultBody, headers }, path: recordedPath, body };
     }
 
-    const reply = handleApiRequest({ method, path, query: url.searchParams, headers: request.headers, body }, context);
+    const reply =
+      manifestApps.conversion(method, path, urls) ??
+      handleApiRequest({ method, path, query: url.searchParams, headers: request.headers, body }, context);
     if (reply === null) {
       problems.push(`${method} ${path}: ${githubOperationId(method, path)} is not implemented by the GitHub stand-in`);
       return { reply: errorReply(404, 'Not Found'), path: recordedPath, body };
@@ -359,6 +373,7 @@ export async function startGitHubStandin(options: StandinOptions): Promise<GitHu
     host,
     requests,
     problems,
+    manifestApps: manifestApps.created,
     deliveries: webhooks.deliveries,
 
     async close() {

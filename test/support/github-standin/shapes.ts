@@ -163,6 +163,30 @@ export function appShape(state: StandinState, urls: StandinUrls): Json {
   });
 }
 
+/** `POST /app-manifests/{code}/conversions`: the new App, with its secrets (shown this one time). */
+export function appFromManifestShape(
+  app: { id: number; manifest: Record<string, unknown>; pem: string; webhookSecret: string },
+  urls: StandinUrls,
+): Json {
+  const shaped = retarget(example('POST', '/app-manifests/{code}/conversions', 201), urls, null, null);
+  const slug = String(app.manifest.name)
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-');
+  return Object.assign(shaped, {
+    id: app.id,
+    slug,
+    node_id: nodeId('Integration', app.id),
+    name: app.manifest.name,
+    html_url: `${urls.web}/apps/${slug}`,
+    permissions: app.manifest.default_permissions ?? {},
+    events: app.manifest.default_events ?? [],
+    client_id: `Iv1.${app.id}`,
+    client_secret: `secret-${app.id}`,
+    webhook_secret: app.webhookSecret,
+    pem: app.pem,
+  });
+}
+
 function installationPermissions(): Record<string, string> {
   return {
     deployments: 'write',
