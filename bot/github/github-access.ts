@@ -2,6 +2,7 @@
 // replace an installation token GitHub no longer accepts (tokens last an hour; a deploy may last two).
 import { ProbotOctokit, type Probot } from 'probot';
 import { BoundedOctokit } from './bounded-fetch.ts';
+import { WriteLimiter } from './write-limiter.ts';
 
 export type GitHubClient = InstanceType<typeof ProbotOctokit>;
 
@@ -15,7 +16,7 @@ export interface GitHubAccess {
 /** A minted token is used until shortly before it expires (a minute, or a tenth of its life). */
 const TOKEN_MARGIN_MS = 60_000;
 
-export function probotAccess(probot: Probot): GitHubAccess {
+export function probotAccess(probot: Probot, limiter = new WriteLimiter()): GitHubAccess {
   // Probot caches installation tokens for 59 minutes whatever their expiry; after a 401 the bot mints
   // its own through the app's client and uses it until it nears its expiry.
   const minted = new Map<number, { client: GitHubClient; usableUntil: number }>();
@@ -24,7 +25,7 @@ export function probotAccess(probot: Probot): GitHubAccess {
       const fresh = minted.get(installationId);
       if (fresh && fresh.usableUntil > Date.now()) return fresh.client;
       minted.delete(installationId);
-      return probot.auth(installationId);
+      return limiter.limit(await probot.auth(installationId), installationId);
     },
     app: () => probot.auth(),
     async refreshInstallationToken(installationId) {
@@ -36,7 +37,10 @@ export function probotAccess(probot: Probot): GitHubAccess {
         log: probot.log ?? undefined,
       });
       const expiresAt = Date.parse(data.expires_at);
-      minted.set(installationId, { client, usableUntil: expiresAt - Math.min(TOKEN_MARGIN_MS, (expiresAt - Date.now()) / 10) });
+      minted.set(installationId, {
+        client: limiter.limit(client, installationId),
+        usableUntil: expiresAt - Math.min(TOKEN_MARGIN_MS, (expiresAt - Date.now()) / 10),
+      });
     },
   };
 }
