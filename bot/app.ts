@@ -5,7 +5,6 @@ import type { ApplicationFunction, Context } from 'probot';
 import { isForced, isTerminalStatus } from '../common/deploy-intent.ts';
 import { gatedEndFromStatus } from './engine/gated-end.ts';
 import type { BotMetrics } from './web/metrics.ts';
-import { LifecycleLog } from './worker/lifecycle-log.ts';
 import type { NewDeployment, Store } from './store/store.ts';
 
 export interface AppServices {
@@ -52,7 +51,8 @@ export function shipguardApp(services: AppServices): ApplicationFunction {
       const recorded = await recording(services, () =>
         services.store.recordReceived(deployment, { guid: context.id, event: context.name }),
       );
-      if (recorded) new LifecycleLog(context.log).received(deployment);
+      // Whose it is is known only once deploy.yml is read: the story's `received` line comes at admission.
+      if (recorded) context.log.debug({ deployment: deployment.id, repository: deployment.repository }, 'deployment recorded');
       services.metrics.webhookAck.observe({ event: 'deployment' }, (performance.now() - started) / 1000);
       services.deploymentReceived();
     });

@@ -29,12 +29,13 @@ export class LifecycleLog {
     this.log = log;
   }
 
-  received(deployment: Identified & { requestedBy: string; task: string; forced: boolean }): void {
-    const { requestedBy, task, forced } = deployment;
-    this.log.info({ ...deploymentFields(deployment), requestedBy, task, forced }, 'deployment received');
-  }
-
-  admitted(record: Identified, admission: Admission): void {
+  /**
+   * Logged when admission has found the deployment to be shipguard's (one that is not gets only a debug
+   * line: docs/engine-rules.md, "Whose deployments"), just before its decision.
+   */
+  admitted(record: Identified & { requestedBy: string; task: string; forced: boolean }, admission: Admission): void {
+    const { requestedBy, task, forced } = record;
+    this.log.info({ ...deploymentFields(record), requestedBy, task, forced }, 'deployment received');
     if (admission.kind === 'refuse') {
       this.log.info({ ...deploymentFields(record), why: admission.description }, 'deployment refused');
       return;
