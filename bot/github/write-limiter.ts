@@ -55,7 +55,14 @@ export class WriteLimiter {
 
   /** Wraps an installation's client: every request it sends goes through this limiter. */
   limit(client: GitHubClient, installationId: number): GitHubClient {
-    client.hook.wrap('request', (request, options) => this.schedule(installationId, options.method, async () => request(options)));
+    client.hook.wrap('request', (request, options) =>
+      // The app's own calls (minting this installation's token, with the app's JWT) are not the
+      // installation's, and they run *inside* an installation request that needs a token: limiting them
+      // would make a first write wait for itself.
+      String(options.url).startsWith('/app/')
+        ? request(options)
+        : this.schedule(installationId, options.method, async () => request(options)),
+    );
     return client;
   }
 

@@ -2,6 +2,7 @@
 // installation, installations side by side; retry-after and an exhausted quota hold that installation only.
 // Virtual time: vitest's fake clock drives the limiter's clock; start times are read from it.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ProbotOctokit } from 'probot';
 import { WriteLimiter } from '../../bot/github/write-limiter.ts';
 
 describe('per-installation write limiter', () => {
@@ -66,5 +67,32 @@ describe('per-installation write limiter', () => {
       { what: 'a-read', at: 30_000 },
       { what: 'c2', at: 60_000 }, // a hold is cut at a minute: every other deadline must still be met
     ]);
+  });
+});
+
+describe('a limited installation client', () => {
+  it('mints its token inside its first write without waiting for itself (the app’s calls are not limited)', async () => {
+    // Octokit's app auth mints the installation token with the client's own request, from inside the
+    // request that needs it: through the limiter, a first write would wait for its own turn forever.
+    const seen: string[] = [];
+    const client = new ProbotOctokit({
+      request: {
+        fetch: async (url: string, init: { method: string }) => {
+          seen.push(`${init.method} ${new URL(url).pathname}`);
+          return new Response('{}', { status: 201, headers: { 'content-type': 'application/json' } });
+        },
+      },
+    });
+    client.hook.before('request', async (options) => {
+      if (options.url.startsWith('/repos/') && !seen.length) await client.request('POST /app/installations/{id}/access_tokens', { id: 1 });
+    });
+    new WriteLimiter({ spacingMs: 0 }).limit(client, 1);
+    await client.request('POST /repos/{owner}/{repo}/deployments/{deployment_id}/statuses', {
+      owner: 'acme',
+      repo: 'app',
+      deployment_id: 1,
+      state: 'success',
+    });
+    expect(seen).toEqual(['POST /app/installations/1/access_tokens', 'POST /repos/acme/app/deployments/1/statuses']);
   });
 });
