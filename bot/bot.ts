@@ -184,7 +184,7 @@ export async function startBot(options: StartBotOptions): Promise<Bot> {
   };
   const middleware = await createNodeMiddleware(shipguardApp(services), { probot, webhooksPath: WEBHOOKS_PATH });
   handle = async (req, res) => {
-    if (await handlePage({ store, links, metrics, metricsToken: config.metricsToken }, req, res)) return;
+    if (await handlePage({ store, links, metrics, metricsToken: config.metricsToken, githubWebUrl: config.githubWebUrl }, req, res)) return;
     retryAfterOn503(res);
     if (req.method === 'POST' && req.url?.split('?')[0] === WEBHOOKS_PATH) {
       const body = await readBoundedBody(req, res);

@@ -13,6 +13,8 @@ export interface BotConfig {
   /** METRICS_TOKEN: the bearer token `/metrics` requires; undefined: `/metrics` is refused. */
   metricsToken: string | undefined;
   publicUrl: string;
+  /** Where people open GitHub (links on the bot's pages): GHE_PROTOCOL://GHE_HOST, else https://github.com. */
+  githubWebUrl: string;
   databaseUrl: string | undefined;
   dataDir: string;
   webhookSecret: string;
@@ -38,6 +40,7 @@ export function botConfigFromEnvironment(env: NodeJS.ProcessEnv): BotConfig {
     host: env.HOST || undefined,
     metricsToken: env.METRICS_TOKEN || undefined,
     publicUrl: (env.PUBLIC_URL ?? `http://localhost:${port}`).replace(/\/+$/, ''),
+    githubWebUrl: env.GHE_HOST ? `${env.GHE_PROTOCOL || 'https'}://${env.GHE_HOST}` : 'https://github.com',
     databaseUrl: env.DATABASE_URL || undefined,
     dataDir: env.DATA_DIR || './.shipguard',
     webhookSecret,

@@ -233,7 +233,8 @@ export interface EnvironmentStatusView {
   hosts?: string | null;
 }
 
-export function statusReply(environments: EnvironmentStatusView[], now: Date): string {
+/** `pageUrl`: the repository's signed environments page. */
+export function statusReply(environments: EnvironmentStatusView[], now: Date, pageUrl?: string): string {
   const sections = environments.map((env) => {
     const lines = [
       env.live
@@ -248,7 +249,7 @@ export function statusReply(environments: EnvironmentStatusView[], now: Date): s
     ];
     return `**${env.environment}**\n${list(lines)}`;
   });
-  return `📋 **Status**\n\n${sections.join('\n\n')}`;
+  return `📋 **Status**\n\n${sections.join('\n\n')}${pageUrl ? `\n\n[All environments, live](${pageUrl})` : ''}`;
 }
 
 export interface HelpEnvironment {

@@ -42,7 +42,7 @@ export async function runStatus(scope: CommandScope, environments: string[], con
       })),
     });
   }
-  return reply(statusReply(views, scope.now), true);
+  return reply(statusReply(views, scope.now, scope.links.environmentsUrl(scope.repository)), true);
 }
 
 export function runHelp(scope: CommandScope, config: DeployConfig, role: Role): Answer {

@@ -1,5 +1,7 @@
-// Signed links to a deployment's log page: `$PUBLIC_URL/deployments/<id>?sig=<hmac>`. Deployment ids
-// are guessable; the signature is what keeps one repository's logs from another's readers.
+// Signed links to the bot's pages: a deployment's log, `$PUBLIC_URL/deployments/<id>?sig=<hmac>`, and a
+// repository's environments, `$PUBLIC_URL/repositories/<owner>/<repo>/environments?sig=<hmac>`. Ids and
+// names are guessable; the signature is what keeps one repository's pages from another's readers. Each
+// page signs its own purpose, so a log link's signature never opens an environments page.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
 export class LogLinks {
@@ -17,7 +19,7 @@ export class LogLinks {
   }
 
   signature(deploymentId: number): string {
-    return createHmac('sha256', this.key).update(`deployment:${deploymentId}`).digest('base64url');
+    return this.sign(`deployment:${deploymentId}`);
   }
 
   url(deploymentId: number): string {
@@ -25,8 +27,30 @@ export class LogLinks {
   }
 
   verify(deploymentId: number, signature: unknown): boolean {
+    return this.matches(this.signature(deploymentId), signature);
+  }
+
+  environmentsSignature(repository: string): string {
+    return this.sign(`environments:${repository}`);
+  }
+
+  /** `repository`: `owner/name`. */
+  environmentsUrl(repository: string): string {
+    const path = repository.split('/').map(encodeURIComponent).join('/');
+    return `${this.publicUrl}/repositories/${path}/environments?sig=${this.environmentsSignature(repository)}`;
+  }
+
+  verifyEnvironments(repository: string, signature: unknown): boolean {
+    return this.matches(this.environmentsSignature(repository), signature);
+  }
+
+  private sign(purpose: string): string {
+    return createHmac('sha256', this.key).update(purpose).digest('base64url');
+  }
+
+  private matches(expectedSignature: string, signature: unknown): boolean {
     if (typeof signature !== 'string') return false;
-    const expected = Buffer.from(this.signature(deploymentId));
+    const expected = Buffer.from(expectedSignature);
     const given = Buffer.from(signature);
     return given.length === expected.length && timingSafeEqual(given, expected);
   }

@@ -613,6 +613,15 @@ class SqlStore implements Store {
     return row ? lockFrom(row) : null;
   }
 
+  async environments(repository: string): Promise<string[]> {
+    const rows = await this.db.query(
+      `SELECT environment FROM environments WHERE repository = $1
+       UNION SELECT environment FROM deployments WHERE repository = $1 ORDER BY environment`,
+      [repository],
+    );
+    return rows.map((r) => String(r.environment));
+  }
+
   close(): Promise<void> {
     return this.db.close();
   }

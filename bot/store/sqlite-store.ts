@@ -823,6 +823,16 @@ class SqliteStore implements Store {
     });
   }
 
+  environments(repository: string): Promise<string[]> {
+    return this.read(() =>
+      this.all(
+        `SELECT environment FROM environments WHERE repository = ?1
+         UNION SELECT environment FROM deployments WHERE repository = ?1 ORDER BY environment`,
+        repository,
+      ).map((r) => String(r.environment)),
+    );
+  }
+
   async close(): Promise<void> {
     this.statements.clear();
     this.database.close();

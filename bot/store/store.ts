@@ -218,6 +218,8 @@ export interface Store {
   /** Lifts the lock if `owner` still holds it (it may have changed hands since it was read); returns it. */
   unlock(repository: string, environment: string, owner: string): Promise<EnvironmentLock | null>;
   environmentLock(repository: string, environment: string): Promise<EnvironmentLock | null>;
+  /** Every environment of a repository the store knows (deployed to, or locked), by name. */
+  environments(repository: string): Promise<string[]>;
 
   /** Every environment with a deployment waiting or running, for the metrics. */
   activity(): Promise<EnvironmentActivity[]>;

@@ -10,6 +10,7 @@
 //   (or refuses them: fenced), so a store outage does not turn a deployed host into `unknown`.
 import type { Logger } from 'pino';
 import { bakeDescription, progressDescription, PROGRESS_INTERVAL_MS, waveDescription } from '../engine/descriptions.ts';
+import { markStderr } from '../engine/host-output.ts';
 import { leaseStanding, renewalRetryMs, type LeaseTiming } from '../engine/leases.ts';
 import { notRunDescription, pickupCheck } from '../engine/pickup.ts';
 import type { ActingPhase, DeployResult, HostOutcome, HostState } from '../engine/outcomes.ts';
@@ -118,7 +119,7 @@ export class DeploymentRunner {
       },
       hostPhase: (host, phase) => void this.tryWrite(() => store.recordHostProgress(this.lease, host, { phase })),
       beginStep: (host, phase, hardLimitMs) => this.beginStep(host, phase, hardLimitMs),
-      hostOutput: (host, _stream, text) => output.append(host, text),
+      hostOutput: (host, stream, text) => output.append(host, stream === 'stderr' ? markStderr(text) : text),
       hostFinished: (host, outcome: HostOutcome, message, settled) => {
         const ms = Date.now() - (hostStarts.get(host) ?? Date.now());
         hostDurations.push({ state: outcome, ms });

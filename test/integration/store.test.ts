@@ -130,6 +130,17 @@ describe.each(STORE_KINDS)('store (%s)', (kind) => {
     expect(staging!.oldestWaitingSeconds).toBeGreaterThanOrEqual(0);
   });
 
+  it('environments: every environment of one repository, deployed to or only locked, by name', async () => {
+    t = await freshStore(kind);
+    expect(await t.store.environments('acme/app')).toEqual([]);
+    await receiveAndAdmit(t.store, deployment(1));
+    await t.store.recordReceived(deployment(2, { environment: 'production' }));
+    await t.store.recordReceived(deployment(3, { repository: 'acme/other', environment: 'qa' }));
+    await t.store.lock('acme/app', 'review-7', 'alice', 'demo');
+    expect(await t.store.environments('acme/app')).toEqual(['production', 'review-7', 'staging']);
+    expect(await t.store.environments('acme/other')).toEqual(['qa']);
+  });
+
   it('rule 2: queue: latest supersedes older waiting deployments', async () => {
     t = await freshStore(kind);
     const production = { ok: true as const, environment: config.environments.production! };
