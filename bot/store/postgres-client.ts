@@ -29,6 +29,14 @@ export function postgresClient(connectionString: string): SqlClient {
     },
     async transaction(work) {
       const client = await pool.connect();
+      // The pool listens for a connection's errors only while it is idle: one cut while checked out (the
+      // server restarted mid-transaction) would be an unhandled 'error' event and end the bot. The query in
+      // flight fails on its own; the connection is then destroyed on release.
+      let broken: Error | undefined;
+      const onError = (error: Error) => {
+        broken = error;
+      };
+      client.on('error', onError);
       const tx: SqlExecutor = {
         async query(sql, params) {
           return (await client.query(sql, params as unknown[])).rows;
@@ -46,7 +54,8 @@ export function postgresClient(connectionString: string): SqlClient {
         throw error;
       } finally {
         // A connection that failed may be half-dead (a timed-out query still pending on it): destroy it.
-        client.release(failure);
+        client.removeListener('error', onError);
+        client.release(failure ?? broken);
       }
     },
     async close() {
