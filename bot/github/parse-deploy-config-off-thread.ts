@@ -9,6 +9,11 @@ import { DeployConfigError, parseDeployConfig, type DeployConfig } from '../engi
 
 /** Far above a real file's parse (milliseconds), far below a webhook round or a lease. */
 export const PARSE_DEADLINE_MS = 5_000;
+/**
+ * A new thread first loads the parser's modules, which takes seconds on a busy machine: that is not the
+ * parse the deadline bounds, so it has its own, generous bound.
+ */
+const THREAD_START_DEADLINE_MS = 60_000;
 const IDLE_MS = 30_000;
 
 type Answer = { id: number } & (
@@ -19,7 +24,7 @@ interface Pending {
   reject(error: Error): void;
 }
 
-let thread: { worker: Worker; pending: Map<number, Pending> } | null = null;
+let thread: { worker: Worker; pending: Map<number, Pending>; ready: Promise<void> } | null = null;
 let nextId = 0;
 let idleTimer: NodeJS.Timeout | undefined;
 
@@ -28,14 +33,18 @@ export function parseDeployConfigOffThread(text: string, deadlineMs = PARSE_DEAD
   const current = (thread ??= startThread());
   const id = ++nextId;
   return new Promise<DeployConfig>((resolve, reject) => {
-    // Counted from the request: a parse queued behind a slow one shares its fate, which is what a
-    // deadline on "this config, read now" means.
-    const timer = setTimeout(() => {
-      stopThread(
-        current,
-        new Error(`deploy.yml was not parsed within ${deadlineMs / 1000}s (the machine may be overloaded); will try again`),
-      );
-    }, deadlineMs);
+    // Counted from the request once the thread is ready: a parse queued behind a slow one shares its fate,
+    // which is what a deadline on "this config, read now" means.
+    let timer: NodeJS.Timeout | undefined;
+    void current.ready.then(() => {
+      if (!current.pending.has(id)) return;
+      timer = setTimeout(() => {
+        stopThread(
+          current,
+          new Error(`deploy.yml was not parsed within ${deadlineMs / 1000}s (the machine may be overloaded); will try again`),
+        );
+      }, deadlineMs);
+    });
     current.pending.set(id, {
       resolve: (config) => {
         clearTimeout(timer);
@@ -52,9 +61,20 @@ export function parseDeployConfigOffThread(text: string, deadlineMs = PARSE_DEAD
 
 function startThread(): NonNullable<typeof thread> {
   const worker = new Worker(new URL(import.meta.url), { resourceLimits: { maxOldGenerationSizeMb: 64 } });
-  const started = { worker, pending: new Map<number, Pending>() };
+  let isReady!: () => void;
+  const started = { worker, pending: new Map<number, Pending>(), ready: new Promise<void>((resolve) => (isReady = resolve)) };
+  const startTimer = setTimeout(
+    () => stopThread(started, new Error('the deploy.yml parser did not start within 60s (the machine may be overloaded); will try again')),
+    THREAD_START_DEADLINE_MS,
+  );
+  startTimer.unref();
   worker.unref();
-  worker.on('message', (answer: Answer) => {
+  worker.on('message', (answer: Answer | { ready: true }) => {
+    if ('ready' in answer) {
+      clearTimeout(startTimer);
+      isReady();
+      return;
+    }
     const waiting = started.pending.get(answer.id);
     started.pending.delete(answer.id);
     if (!waiting) return;
@@ -92,4 +112,6 @@ if (!isMainThread && parentPort) {
     }
     port.postMessage(answer);
   });
+  // This module (and the parser's) is loaded by now: the parses' deadlines may start.
+  port.postMessage({ ready: true });
 }

@@ -26,7 +26,7 @@ it('a bot killed mid-deploy is replaced: the new one takes over, finishes the ro
   const action = world.runAction({ environment: 'staging', runId: 1, inputs: { 'wait-timeout': '3m' } });
   // Hosts 0 and 1 go first (concurrency 2); kill the bot once they are done and host 2 is deploying.
   const live = (index: number) => world.hostFile(index, 'staging.sha') === `${world.featureSha}\n`;
-  await world.github.waitFor(() => live(0) && live(1) && world.deployCount(2, 'staging', world.featureSha) === 1, 60_000);
+  await world.github.waitFor(() => live(0) && live(1) && world.deployCount(2, 'staging', world.featureSha) === 1, 120_000);
   expect(live(2)).toBe(false);
   await bots.pop()!.kill('SIGKILL');
 
