@@ -191,14 +191,18 @@ export class DeploymentRunner {
         return { state: 'handed_over', description: 'stopped before the first host started' };
       }
       try {
-        const check = pickupCheck(await this.context.deploymentStates(this.record.installationId, this.record.repository, this.id));
+        // GitHub is read once the store says the pickup status reached it: one read, not one a second.
+        const published = (await this.context.store.deployment(this.id))?.githubState != null;
+        const check = published
+          ? pickupCheck(await this.context.deploymentStates(this.record.installationId, this.record.repository, this.id))
+          : ({ kind: 'pickup-not-visible' } as const);
         if (check.kind === 'clear') return null;
         if (check.kind === 'ended') {
           log.warn({ deployment: this.id, githubState: check.state }, 'not run: GitHub shows it ended before the first host started');
           return { state: 'error', description: notRunDescription(check.state) };
         }
       } catch (error) {
-        log.warn({ err: error, deployment: this.id }, 'could not read the deployment’s statuses on GitHub; asking again');
+        log.warn({ err: error, deployment: this.id }, 'could not check the deployment’s statuses (store or GitHub); asking again');
       }
       if (Date.now() >= giveUpAt) {
         return { state: 'error', description: 'not run: GitHub did not show this deployment as still wanted within 5m' };
@@ -471,8 +475,10 @@ function sleep(ms: number): Promise<void> {
 function progressReporter(runner: DeploymentRunner, total: number, alreadyDone: number) {
   let done = alreadyDone;
   let running = 0;
-  let lastSent = 0;
-  // The claim already published `deploying 0/N hosts`: a progress saying the same is not news.
+  // The claim queued `deploying 0/N hosts` just now: the first update waits a whole interval after it, so a
+  // rollout that ends within one costs no progress write at all.
+  let lastSent = Date.now();
+  // A progress saying the same as the claim's status is not news.
   let lastDescription = progressDescription(done, total, 1);
   let timer: NodeJS.Timeout | undefined;
   let latest: { description: string; logUrl?: string } | null = null;

@@ -643,6 +643,8 @@ async function runScenario(shared: Shared, s: Scenario, known: readonly string[]
       loadConfig: async () => config,
       deploymentStates: async () => ['queued'],
     });
+    // What the status publisher (absent here) records once `queued` is on GitHub: runners read GitHub after it.
+    for (const d of deployments) await shared.store.setGitHubState(d.id, 'queued');
 
     const startWorker = (bot: Bot) => {
       const worker = new Worker({
