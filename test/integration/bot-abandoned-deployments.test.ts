@@ -10,6 +10,7 @@ import type { Bot } from '../../bot/bot.ts';
 import { runActionStep } from '../support/action-step.ts';
 import { deployYml, startBotIn, startWorld, USER_TOKEN, type World } from '../support/bot-harness.ts';
 import { freePort } from '../support/ports.ts';
+import { pollUntil } from '../support/poll.ts';
 
 // Safety nets for a loaded machine; what is checked is what happens, never how fast.
 describe('deployments abandoned on GitHub', { timeout: 180_000 }, () => {
@@ -41,10 +42,10 @@ describe('deployments abandoned on GitHub', { timeout: 180_000 }, () => {
     const id = Number(step.outputs['deployment-id']);
 
     bot = await startBotIn(world, { catchUp: true, env: { PORT: String(port) } });
-    const record = await waitFor(async () => {
+    const record = await pollUntil(async () => {
       const current = await bot!.store.deployment(id);
       return current && current.state !== 'received' ? current : null;
-    });
+    }, `deployment ${id} to be admitted`);
     expect(record.state).toBe('refused');
     expect(record.description).toBe('already error on GitHub');
     expect(world.github.statuses(id).map((s) => s.state)).toEqual(['error']);
@@ -82,13 +83,3 @@ describe('deployments abandoned on GitHub', { timeout: 180_000 }, () => {
     expect(world.github.problems).toEqual([]);
   });
 });
-
-async function waitFor<T>(probe: () => Promise<T | null>): Promise<T> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error('the condition did not come true within 60 s');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}

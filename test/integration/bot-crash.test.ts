@@ -7,17 +7,10 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freshPostgresDatabase, type TestDatabase } from '../support/databases.ts';
 import { freePort } from '../support/ports.ts';
+import { pollUntil } from '../support/poll.ts';
 import { deployYml, startBotProcess, startWorld, type BotProcess, type World } from '../support/bot-harness.ts';
 
 const lines = (path: string) => (existsSync(path) ? readFileSync(path, 'utf8').trim().split('\n').filter(Boolean) : []);
-
-async function waitUntil(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 const slowDeploy = (revision: boolean) =>
   deployYml(`  staging:
@@ -61,7 +54,7 @@ describe('rule 6 (terminal): crashes and replicas', () => {
     bots.push(await startBotProcess(world, { port, cwd: world.dir }));
     world.github.setWebhookUrl(`http://127.0.0.1:${port}/api/github/webhooks`);
     const id = await world.createDeployment({});
-    await waitUntil(() => lines(join(world.dir, 'web-2.runs')).length === 1, 30_000, 'web-2 to start');
+    await pollUntil(() => lines(join(world.dir, 'web-2.runs')).length === 1, 'web-2 to start', { timeoutMs: 30_000 });
     await bots.pop()!.kill('SIGKILL');
 
     bots.push(await startBotProcess(world, { port, cwd: world.dir, env: { LOG_LEVEL: 'info' } }));
@@ -80,7 +73,7 @@ describe('rule 6 (terminal): crashes and replicas', () => {
     const replica = await startBotProcess(world, { port: portB, cwd: world.dir });
     world.github.setWebhookUrl(`http://127.0.0.1:${portA}/api/github/webhooks`);
     const id = await world.createDeployment({});
-    await waitUntil(() => lines(join(world.dir, 'web-2.runs')).length === 1, 30_000, 'web-2 to start');
+    await pollUntil(() => lines(join(world.dir, 'web-2.runs')).length === 1, 'web-2 to start', { timeoutMs: 30_000 });
     await bots.pop()!.kill('SIGKILL');
     bots.push(replica);
     const end = await terminal(id, 90_000);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Bot } from '../../bot/bot.ts';
 import { freePort } from '../support/ports.ts';
+import { pollUntil } from '../support/poll.ts';
 import { deployYml, startBotIn, USER_TOKEN, type World, startWorld } from '../support/bot-harness.ts';
 
 // Bounds for a bot's whole conversation on a loaded machine (bot start, GitHub's stand-in, deploys):
@@ -49,20 +50,13 @@ describe('rule 6 (terminal): missed webhook deliveries', { timeout: 180_000 }, (
     expect(abandon.status).toBe(201);
 
     bot = await startBotIn(world, { catchUp: true, env: { PORT: String(port) } });
-    const record = await waitForRecord(bot, id);
+    const record = await pollUntil(async () => {
+      const current = await bot!.store.deployment(id);
+      return current && current.state !== 'received' ? current : null;
+    }, `deployment ${id} to be admitted`);
     expect(record.state).toBe('refused');
     expect(record.description).toBe('already error on GitHub');
     expect(world.github.statuses(id).map((s) => s.state)).toEqual(['error']);
     expect(existsSync(join(world.dir, 'deployed.runs'))).toBe(false);
   });
 });
-
-async function waitForRecord(bot: Bot, id: number) {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const record = await bot.store.deployment(id);
-    if (record && record.state !== 'received') return record;
-    if (Date.now() > deadline) throw new Error(`deployment ${id} was not admitted: ${JSON.stringify(record)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}

@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Bot } from '../../bot/bot.ts';
 import { deployYml, startBotIn, type World, startWorld } from '../support/bot-harness.ts';
 import { answered, command } from './chatops-conversation.ts';
+import { pollUntil } from '../support/poll.ts';
 
 describe('chatops: environments', () => {
   let world: World | undefined;
@@ -118,8 +119,10 @@ describe('chatops: environments', () => {
     expect(cancel.reply).toMatch(/#\d+ `[0-9a-f]{7}` by @alice: running; stops after the hosts in progress/);
     expect(cancel.reply).toMatch(/#\d+ `[0-9a-f]{7}` by @alice: queued; cancelled before it started/);
     const running = (await bot.store.deployments({ states: ['running'] }))[0]!;
-    await waitUntil(async () =>
-      (await bot!.store.events(running.id)).some((e) => e.message === 'cancel requested by @alice: no new host will start'),
+    await pollUntil(
+      async () => (await bot!.store.events(running.id)).some((e) => e.message === 'cancel requested by @alice: no new host will start'),
+      'the cancel request on the timeline',
+      { timeoutMs: 30_000, everyMs: 50 },
     );
     writeFileSync(join(world.dir, 'release'), '');
     const end = await answered(world, second, deploy.commentId);
@@ -134,11 +137,3 @@ describe('chatops: environments', () => {
     expect(github.problems).toEqual([]);
   }, 300_000);
 });
-
-async function waitUntil(check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
