@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { LongestFirstSequencer } from './test/support/longest-first-sequencer.ts';
 
 // Integration tests start real servers (sshd, PostgreSQL databases, bot processes): give them room,
 // and run files in separate processes so a crash test cannot take its neighbours down. Most of their
@@ -11,5 +12,6 @@ export default defineConfig({
     maxWorkers: 4,
     testTimeout: 60_000,
     hookTimeout: 60_000,
+    sequence: { sequencer: LongestFirstSequencer },
   },
 });
