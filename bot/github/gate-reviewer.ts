@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import type { PendingGateReview, Store } from '../store/store.ts';
 import { splitRepository, withFreshToken, type GitHubAccess } from './github-access.ts';
+import { OutboxLoop } from './outbox-loop.ts';
 import { workflowRun } from './workflow-runs.ts';
 
 const REVIEW_HOLD_MS = 30_000;
@@ -23,39 +24,23 @@ export interface GateReviewerOptions {
 
 export class GateReviewer {
   private readonly options: GateReviewerOptions & { pollMs: number };
-  private timer: NodeJS.Timeout | undefined;
-  private stopped = true;
-  private draining: Promise<void> | null = null;
+  private readonly loop: OutboxLoop;
 
   constructor(options: GateReviewerOptions) {
     this.options = { pollMs: 1000, ...options };
+    this.loop = new OutboxLoop('gate reviewer', () => this.drain(), this.options.pollMs, this.options.log);
   }
 
   start(): void {
-    this.stopped = false;
-    this.schedule(0);
+    this.loop.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.draining;
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   wake(): void {
-    if (!this.stopped && !this.draining) this.schedule(0);
-  }
-
-  private schedule(ms: number): void {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.draining = this.drain()
-        .catch((error) => this.options.log.error({ err: error }, 'gate reviewer: store unavailable'))
-        .finally(() => {
-          this.draining = null;
-          if (!this.stopped) this.schedule(this.options.pollMs);
-        });
-    }, ms);
+    this.loop.wake();
   }
 
   /** Sends what is pending, oldest first; a job's reviews keep their order (a failed one holds the rest back). */
@@ -66,9 +51,13 @@ export class GateReviewer {
       if (!claimed.length) return;
       const held = new Set<number>();
       for (const review of claimed) {
-        if (this.stopped || held.has(review.deploymentId)) {
+        if (this.loop.stopped || held.has(review.deploymentId)) {
           // Waits as long as the failed one before it, so that a job's reviews keep their order.
-          await store.markGateReviewFailed(review.seq, 'held back behind an earlier review of its job', this.stopped ? 0 : RETRY_IN_MS);
+          await store.markGateReviewFailed(
+            review.seq,
+            'held back behind an earlier review of its job',
+            this.loop.stopped ? 0 : RETRY_IN_MS,
+          );
           continue;
         }
         if (!(await this.send(review))) held.add(review.deploymentId);

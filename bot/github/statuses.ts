@@ -4,6 +4,7 @@
 import type { Logger } from 'pino';
 import { planStatusSends } from '../engine/status-queue.ts';
 import type { PendingStatus, Store } from '../store/store.ts';
+import { OutboxLoop } from './outbox-loop.ts';
 
 /**
  * A sender holds its installation's queue this long past its last attempt: a bot killed mid-send frees
@@ -36,40 +37,24 @@ export interface StatusPublisherOptions {
 export class StatusPublisher {
   private readonly options: Required<Omit<StatusPublisherOptions, 'onPublished'>> & Pick<StatusPublisherOptions, 'onPublished'>;
   private readonly busy = new Set<number>();
-  private timer: NodeJS.Timeout | undefined;
-  private stopped = true;
-  private draining: Promise<void> | null = null;
+  private readonly loop: OutboxLoop;
 
   constructor(options: StatusPublisherOptions) {
     this.options = { retryDelaysMs: [1000, 2000, 4000, 8000], backoffMs: 30_000, pollMs: 500, ...options };
+    this.loop = new OutboxLoop('status publisher', () => this.drain(), this.options.pollMs, this.options.log);
   }
 
   start(): void {
-    this.stopped = false;
-    this.schedule(0);
+    this.loop.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.draining;
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   /** A new status is waiting: look now rather than at the next poll. */
   wake(): void {
-    if (!this.stopped && !this.draining) this.schedule(0);
-  }
-
-  private schedule(ms: number): void {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.draining = this.drain()
-        .catch((error) => this.options.log.error({ err: error }, 'status publisher: store unavailable'))
-        .finally(() => {
-          this.draining = null;
-          if (!this.stopped) this.schedule(this.options.pollMs);
-        });
-    }, ms);
+    this.loop.wake();
   }
 
   /** Sends what is pending, installation by installation, until nothing is left to claim. */
