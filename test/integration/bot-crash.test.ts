@@ -1,7 +1,6 @@
 // Rule 6 done for real: a bot process running a slow deploy is killed with SIGKILL; a new process
 // takes the deployment over once its lease lapses; hosts already done are not run again, and the end
 // tells the truth. Also: two bot processes on one PostgreSQL receiving the same webhooks.
-import { createServer, type Server } from 'node:http';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -9,6 +8,7 @@ import { freshPostgresDatabase, type TestDatabase } from '../support/databases.t
 import { freePort } from '../support/ports.ts';
 import { pollUntil } from '../support/poll.ts';
 import { deployYml, startBotProcess, startWorld, type BotProcess, type World } from '../support/bot-harness.ts';
+import { startWebhookRelay, type WebhookRelay } from '../support/webhook-relay.ts';
 
 const lines = (path: string) => (existsSync(path) ? readFileSync(path, 'utf8').trim().split('\n').filter(Boolean) : []);
 
@@ -25,11 +25,11 @@ describe('rule 6 (terminal): crashes and replicas', () => {
   let world: World;
   const bots: BotProcess[] = [];
   let database: TestDatabase | undefined;
-  let fanout: Server | undefined;
+  let relay: WebhookRelay | undefined;
   afterEach(async () => {
     for (const bot of bots.splice(0)) await bot.kill();
-    fanout?.close();
-    fanout = undefined;
+    await relay?.close();
+    relay = undefined;
     await world?.close();
     await database?.drop();
     database = undefined;
@@ -95,27 +95,14 @@ describe('rule 6 (terminal): crashes and replicas', () => {
     deploy: 'echo "begin $DEPLOY_ID" >> "$DEPLOY_ENVIRONMENT.log"; echo run >> "$DEPLOY_ID.runs"; sleep 1; echo "end $DEPLOY_ID" >> "$DEPLOY_ENVIRONMENT.log"'
 `),
     });
-    const [portA, portB, portF] = [await freePort(), await freePort(), await freePort()];
+    const [portA, portB] = [await freePort(), await freePort()];
     bots.push(await startBotProcess(world, { port: portA, cwd: world.dir }), await startBotProcess(world, { port: portB, cwd: world.dir }));
     // Every webhook goes to both bots at once, as if GitHub's delivery raced two replicas.
-    fanout = createServer(async (req, res) => {
-      const chunks: Buffer[] = [];
-      for await (const chunk of req) chunks.push(chunk as Buffer);
-      const headers = Object.fromEntries(
-        Object.entries(req.headers).filter(([name]) => name.startsWith('x-') || name === 'content-type'),
-      ) as Record<string, string>;
-      const answers = await Promise.all(
-        [portA, portB].map((port) =>
-          fetch(`http://127.0.0.1:${port}/api/github/webhooks`, { method: 'POST', headers, body: Buffer.concat(chunks) }).then(
-            (r) => r.status,
-            () => 502,
-          ),
-        ),
-      );
-      res.writeHead(Math.max(...answers)).end();
-    });
-    await new Promise<void>((resolve) => fanout!.listen(portF, '127.0.0.1', resolve));
-    world.github.setWebhookUrl(`http://127.0.0.1:${portF}/api/github/webhooks`);
+    relay = await startWebhookRelay(
+      bots.map((bot) => bot.url),
+      'all',
+    );
+    world.github.setWebhookUrl(relay.url);
 
     const ids: number[] = [];
     for (let i = 0; i < 3; i++) {
