@@ -9,7 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runIfMain } from './standalone.ts';
-import { deployYml, startBotIn, startWorld, USER_TOKEN } from '../test/support/bot-harness.ts';
+import { createDeployment, deployYml, startBotIn, startWorld } from '../test/support/bot-harness.ts';
 
 const THIS_FILE = fileURLToPath(import.meta.url);
 const RESULTS = join(dirname(THIS_FILE), 'results', 'installations.json');
@@ -34,7 +34,7 @@ export async function main(installations = Number(process.argv[2] ?? 100)): Prom
   try {
     const before = world.github.requests.length;
     const started = Date.now();
-    const ids = await Promise.all(repositories.map((repository) => createDeployment(world.github.apiUrl, repository)));
+    const ids = await Promise.all(repositories.map((repository) => createDeployment(world.github, repository, {})));
     const terminalAt = await Promise.all(
       ids.map(async (id) => {
         const status = await world.github.waitFor(() => world.github.statuses(id).find((s) => s.state === 'success'), 600_000);
@@ -65,17 +65,6 @@ export async function main(installations = Number(process.argv[2] ?? 100)): Prom
     await bot.stop();
     await world.close();
   }
-}
-
-async function createDeployment(apiUrl: string, repository: string): Promise<number> {
-  const response = await fetch(`${apiUrl}/repos/${repository}/deployments`, {
-    method: 'POST',
-    headers: { authorization: `token ${USER_TOKEN}`, 'content-type': 'application/json', accept: 'application/vnd.github+json' },
-    body: JSON.stringify({ ref: 'main', environment: 'staging', auto_merge: false, required_contexts: [] }),
-  });
-  const data = (await response.json()) as { id?: number; message?: string };
-  if (response.status !== 201) throw new Error(`create deployment in ${repository}: ${response.status} ${JSON.stringify(data)}`);
-  return data.id!;
 }
 
 runIfMain(import.meta.url, () => main());

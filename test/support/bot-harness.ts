@@ -70,21 +70,28 @@ export async function startWorld(options: { deployYml: string; databaseUrl?: str
     repo,
     env,
     dir,
-    async createDeployment(body) {
-      const response = await fetch(`${github.apiUrl}/repos/acme/app/deployments`, {
-        method: 'POST',
-        headers: { authorization: `token ${USER_TOKEN}`, 'content-type': 'application/json', accept: 'application/vnd.github+json' },
-        body: JSON.stringify({ ref: 'main', environment: 'staging', auto_merge: false, required_contexts: [], ...body }),
-      });
-      const data = (await response.json()) as { id?: number; message?: string };
-      if (response.status !== 201) throw new Error(`create deployment: ${response.status} ${JSON.stringify(data)}`);
-      return data.id!;
-    },
+    createDeployment: (body) => createDeployment(github, 'acme/app', body),
     async close() {
       await github.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Creates a deployment in `repository` as a user would (the Action's way: `auto_merge: false`); returns its id. */
+export async function createDeployment(
+  github: GitHubStandin,
+  repository: string,
+  body: Parameters<World['createDeployment']>[0],
+): Promise<number> {
+  const response = await fetch(`${github.apiUrl}/repos/${repository}/deployments`, {
+    method: 'POST',
+    headers: { authorization: `token ${USER_TOKEN}`, 'content-type': 'application/json', accept: 'application/vnd.github+json' },
+    body: JSON.stringify({ ref: 'main', environment: 'staging', auto_merge: false, required_contexts: [], ...body }),
+  });
+  const data = (await response.json()) as { id?: number; message?: string };
+  if (response.status !== 201) throw new Error(`create deployment in ${repository}: ${response.status} ${JSON.stringify(data)}`);
+  return data.id!;
 }
 
 /** A bot in this process, receiving the stand-in's webhooks; its local deploys run in `world.dir`. */
