@@ -13,6 +13,7 @@ import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { latencySummary, type LatencySummary } from './latencies.ts';
 import { runIfMain } from './standalone.ts';
 import { deployYml, startBotIn, startBotProcess, startWorld, WEBHOOK_SECRET } from '../test/support/bot-harness.ts';
 import { freshPostgresDatabase } from '../test/support/databases.ts';
@@ -24,7 +25,7 @@ const BURST = 200;
 const WARM_UP = 5;
 
 interface Burst {
-  ackMs: { p50: number; p99: number; max: number };
+  ackMs: LatencySummary;
   non2xx: number;
 }
 
@@ -99,9 +100,7 @@ async function measureBurst(databaseUrl: string | undefined): Promise<Burst> {
     for (let i = 0; i < WARM_UP; i++) await deliver(bodies[i]!, i);
     await new Promise((resolve) => setTimeout(resolve, 2000));
     const latencies = await Promise.all(bodies.slice(WARM_UP).map((body, i) => deliver(body, WARM_UP + i)));
-    const sorted = latencies.map((l) => l.ms).sort((a, b) => a - b);
-    const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
-    return { ackMs: { p50: at(0.5), p99: at(0.99), max: sorted.at(-1)! }, non2xx: latencies.filter((l) => !l.ok).length };
+    return { ackMs: latencySummary(latencies.map((l) => l.ms)), non2xx: latencies.filter((l) => !l.ok).length };
   } finally {
     await bot.kill();
     await world.close();
