@@ -155,6 +155,15 @@ function refuse(status: 'inactive' | 'error', summary: string, detail = summary)
 }
 
 /** Rule 8: every name from the webhook is checked before it is stored as runnable. */
+/**
+ * Whether a decision made on `decidedOn` still holds for `current`: the same facts but for the clock (a
+ * few milliseconds later) and the candidate, which does not change while it waits for admission.
+ */
+export function sameAdmissionFacts(decidedOn: AdmissionFacts, current: AdmissionFacts): boolean {
+  const comparable = ({ candidate, now: _now, ...rest }: AdmissionFacts) => JSON.stringify({ id: candidate.id, ...rest });
+  return comparable(decidedOn) === comparable(current);
+}
+
 function inputProblems(candidate: Candidate): string[] {
   return [
     repositoryNameError(candidate.repository),

@@ -1,14 +1,16 @@
 // The Store on PostgreSQL (several replicas share it). sqlite-store.ts is its twin for the embedded store:
 // the same methods, statement for statement, in SQLite's dialect; the row mappings here serve both.
 import { duplicateKey } from '../../common/deploy-intent.ts';
-import type { Admission, AdmissionFacts, EnvironmentLock } from '../engine/admission.ts';
-import { admissionReviews, approvalReview, MAX_PROGRESS_COMMENTS, type GateReviewToSend } from '../engine/gate-reviews.ts';
+import { sameAdmissionFacts, type Admission, type AdmissionFacts, type EnvironmentLock } from '../engine/admission.ts';
+import { approvalReview, MAX_PROGRESS_COMMENTS, type GateReviewToSend } from '../engine/gate-reviews.ts';
 import { rolloutHosts } from '../engine/deploy-config.ts';
 import { statesBefore, type DeploymentState } from '../engine/states.ts';
 import type { ActingPhase, HostPhase, HostState } from '../engine/outcomes.ts';
 import { migrate } from './migrations.ts';
 import type { SqlClient, SqlExecutor } from './sql-client.ts';
 import type {
+  AdmissionApplied,
+  AdmissionInputs,
   DeploymentRecord,
   EnvironmentActivity,
   Finish,
@@ -101,81 +103,36 @@ class SqlStore implements Store {
     return rows.map(toDeployment).sort((a, b) => a.receivedAt.getTime() - b.receivedAt.getTime() || a.id - b.id);
   }
 
-  async admit(
-    id: number,
-    config: Parameters<Store['admit']>[1],
-    decide: Parameters<Store['admit']>[2],
-    statuses: Parameters<Store['admit']>[3],
-    endedOnGitHub: string | null,
-    gate: Parameters<Store['admit']>[5] = null,
-  ): Promise<Admission | null> {
+  async replaceEarlierAttempts(id: number, runId: number): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      // A run has one attempt at a time: an earlier attempt still open here ended without a word (the run
+      // was cancelled, then re-run) and must neither block this one as its duplicate nor be approved for it.
+      const replaced = await tx.query(
+        `UPDATE deployments SET state = CASE WHEN state = 'running' THEN 'error' ELSE 'cancelled' END, finished_at = now(),
+           description = 'an earlier attempt of workflow run ' || workflow_run_id || ', replaced by #' || $2::bigint || '; its end was not reported'
+         WHERE workflow_run_id = $1 AND id <> $2::bigint AND state IN ('queued', 'running') RETURNING id, description`,
+        [runId, id],
+      );
+      for (const old of replaced) await addEventIn(tx, Number(old.id), String(old.description));
+    });
+  }
+
+  admissionFacts(id: number, inputs: AdmissionInputs): Promise<AdmissionFacts | null> {
+    return this.db.transaction((tx) => readAdmissionFacts(tx, id, inputs));
+  }
+
+  applyAdmission(
+    decidedOn: AdmissionFacts,
+    admission: Admission,
+    statuses: StatusToPublish[],
+    reviews: GateReviewToSend[],
+  ): Promise<AdmissionApplied> {
     return this.db.transaction(async (tx) => {
-      const [head] = await tx.query('SELECT repository, environment FROM deployments WHERE id = $1', [id]);
-      if (!head) return null;
-      const lock = await lockEnvironment(tx, String(head.repository), String(head.environment));
-      const [row] = await tx.query("SELECT * FROM deployments WHERE id = $1 AND state = 'received' FOR UPDATE", [id]);
-      if (!row) return null; // admitted meanwhile by another replica
-      const record = toDeployment(row);
-      if (record.workflowRunId !== null) {
-        // A run has one attempt at a time: an earlier attempt still open here ended without a word (the run
-        // was cancelled, then re-run) and must neither block this one as its duplicate nor be approved for it.
-        const replaced = await tx.query(
-          `UPDATE deployments SET state = CASE WHEN state = 'running' THEN 'error' ELSE 'cancelled' END, finished_at = now(),
-             description = 'an earlier attempt of workflow run ' || workflow_run_id || ', replaced by #' || $2::bigint || '; its end was not reported'
-           WHERE workflow_run_id = $1 AND id <> $2::bigint AND state IN ('queued', 'running') RETURNING id, description`,
-          [record.workflowRunId, id],
-        );
-        for (const old of replaced) await addEventIn(tx, Number(old.id), String(old.description));
-      }
-      const sameKey = await tx.query(
-        "SELECT id, state, finished_at, workflow_run_id FROM deployments WHERE duplicate_key = $1 AND id <> $2 AND state <> 'received' ORDER BY received_at, id",
-        [duplicateKey(record), id],
-      );
-      const succeeded = await tx.query(
-        "SELECT DISTINCT environment FROM deployments WHERE repository = $1 AND sha = $2 AND task = 'deploy' AND state = 'succeeded'",
-        [record.repository, record.sha],
-      );
-      const waiting = await tx.query(
-        "SELECT id FROM deployments WHERE repository = $1 AND environment = $2 AND state = 'queued' ORDER BY queued_at, id",
-        [record.repository, record.environment],
-      );
-      const [running] = await tx.query(
-        "SELECT id, workflow_run_id FROM deployments WHERE repository = $1 AND environment = $2 AND state = 'running'",
-        [record.repository, record.environment],
-      );
-      const [live] = await tx.query(
-        "SELECT id, sha, finished_at FROM deployments WHERE repository = $1 AND environment = $2 AND task = 'deploy' AND state = 'succeeded' ORDER BY finished_at DESC, id DESC LIMIT 1",
-        [record.repository, record.environment],
-      );
-      const actionKey = typeof record.payload.idempotency_key === 'string' ? record.payload.idempotency_key : null;
-      const sameIdempotencyKey = actionKey
-        ? await tx.query(
-            "SELECT id, state FROM deployments WHERE repository = $1 AND payload->>'idempotency_key' = $2 AND id <> $3 AND state <> 'received' ORDER BY received_at, id",
-            [record.repository, actionKey, id],
-          )
-        : [];
-      const [now] = await tx.query<{ now: Date }>('SELECT now() AS now');
-      const envConfig = config.ok ? config.environment : null;
-      const facts: AdmissionFacts = {
-        candidate: record,
-        config,
-        sameKey: sameKey.map((r) => ({
-          id: Number(r.id),
-          state: r.state as DeploymentState,
-          finishedAt: date(r.finished_at),
-          workflowRunId: optionalNumber(r.workflow_run_id),
-        })),
-        sameIdempotencyKey: sameIdempotencyKey.map((r) => ({ id: Number(r.id), state: r.state as DeploymentState })),
-        endedOnGitHub,
-        lock,
-        succeededIn: succeeded.map((r) => String(r.environment)),
-        waiting: waiting.map((r) => Number(r.id)),
-        running: running ? { id: Number(running.id), workflowRunId: optionalNumber(running.workflow_run_id) } : null,
-        live: live ? { id: Number(live.id), sha: String(live.sha), finishedAt: date(live.finished_at) } : null,
-        gate,
-        now: new Date(now!.now),
-      };
-      const admission = decide(facts);
+      const id = decidedOn.candidate.id;
+      const facts = await readAdmissionFacts(tx, id, decidedOn);
+      if (!facts) return 'gone';
+      if (!sameAdmissionFacts(decidedOn, facts)) return 'changed';
+      const envConfig = facts.config.ok ? facts.config.environment : null;
       if (admission.kind === 'refuse') {
         await tx.query(
           `UPDATE deployments SET state = 'refused', description = $2, detail = $3, duplicate_of = $4, lease_owner = NULL, lease_expires_at = NULL, finished_at = now()
@@ -199,13 +156,9 @@ class SqlStore implements Store {
           await addEventIn(tx, older, `superseded by #${id}`);
         }
       }
-      const admitted: DeploymentRecord =
-        admission.kind === 'queue'
-          ? { ...record, state: 'queued', config: envConfig, environmentUrl: envConfig?.url ?? null }
-          : { ...record, state: 'refused' };
-      for (const status of statuses(admission, admitted)) await enqueueIn(tx, status);
-      for (const review of admissionReviews(admission, facts)) await enqueueReviewIn(tx, review);
-      return admission;
+      for (const status of statuses) await enqueueIn(tx, status);
+      for (const review of reviews) await enqueueReviewIn(tx, review);
+      return 'applied';
     });
   }
 
@@ -642,6 +595,63 @@ const COMMAND_MAY_STILL_ACT = `SELECT 1 FROM deployments d JOIN deployment_hosts
   WHERE d.repository = $1 AND d.environment = $2 AND h.act_deadline > now() AND d.state <> 'running'`;
 
 /** Locks the environment's anchor row for the transaction (creating it on first use); returns its /lock. */
+/** What admission decides on, read under the environment's lock; null once `id` is no longer `received`. */
+async function readAdmissionFacts(tx: SqlExecutor, id: number, inputs: AdmissionInputs): Promise<AdmissionFacts | null> {
+  const [head] = await tx.query('SELECT repository, environment FROM deployments WHERE id = $1', [id]);
+  if (!head) return null;
+  const lock = await lockEnvironment(tx, String(head.repository), String(head.environment));
+  const [row] = await tx.query("SELECT * FROM deployments WHERE id = $1 AND state = 'received' FOR UPDATE", [id]);
+  if (!row) return null; // admitted meanwhile by another replica
+  const record = toDeployment(row);
+  const sameKey = await tx.query(
+    "SELECT id, state, finished_at, workflow_run_id FROM deployments WHERE duplicate_key = $1 AND id <> $2 AND state <> 'received' ORDER BY received_at, id",
+    [duplicateKey(record), id],
+  );
+  const succeeded = await tx.query(
+    "SELECT DISTINCT environment FROM deployments WHERE repository = $1 AND sha = $2 AND task = 'deploy' AND state = 'succeeded'",
+    [record.repository, record.sha],
+  );
+  const waiting = await tx.query(
+    "SELECT id FROM deployments WHERE repository = $1 AND environment = $2 AND state = 'queued' ORDER BY queued_at, id",
+    [record.repository, record.environment],
+  );
+  const [running] = await tx.query(
+    "SELECT id, workflow_run_id FROM deployments WHERE repository = $1 AND environment = $2 AND state = 'running'",
+    [record.repository, record.environment],
+  );
+  const [live] = await tx.query(
+    "SELECT id, sha, finished_at FROM deployments WHERE repository = $1 AND environment = $2 AND task = 'deploy' AND state = 'succeeded' ORDER BY finished_at DESC, id DESC LIMIT 1",
+    [record.repository, record.environment],
+  );
+  const actionKey = typeof record.payload.idempotency_key === 'string' ? record.payload.idempotency_key : null;
+  const sameIdempotencyKey = actionKey
+    ? await tx.query(
+        "SELECT id, state FROM deployments WHERE repository = $1 AND payload->>'idempotency_key' = $2 AND id <> $3 AND state <> 'received' ORDER BY received_at, id",
+        [record.repository, actionKey, id],
+      )
+    : [];
+  const [now] = await tx.query<{ now: Date }>('SELECT now() AS now');
+  return {
+    candidate: record,
+    config: inputs.config,
+    sameKey: sameKey.map((r) => ({
+      id: Number(r.id),
+      state: r.state as DeploymentState,
+      finishedAt: date(r.finished_at),
+      workflowRunId: optionalNumber(r.workflow_run_id),
+    })),
+    sameIdempotencyKey: sameIdempotencyKey.map((r) => ({ id: Number(r.id), state: r.state as DeploymentState })),
+    endedOnGitHub: inputs.endedOnGitHub,
+    lock,
+    succeededIn: succeeded.map((r) => String(r.environment)),
+    waiting: waiting.map((r) => Number(r.id)),
+    running: running ? { id: Number(running.id), workflowRunId: optionalNumber(running.workflow_run_id) } : null,
+    live: live ? { id: Number(live.id), sha: String(live.sha), finishedAt: date(live.finished_at) } : null,
+    gate: inputs.gate ?? null,
+    now: new Date(now!.now),
+  };
+}
+
 async function lockEnvironment(tx: SqlExecutor, repository: string, environment: string): Promise<EnvironmentLock | null> {
   await tx.query('INSERT INTO environments (repository, environment) VALUES ($1, $2) ON CONFLICT DO NOTHING', [repository, environment]);
   const [row] = await tx.query(

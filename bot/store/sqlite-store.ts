@@ -5,8 +5,8 @@
 // store. Statements stay small and indexed: none holds the event loop for long.
 import type { DatabaseSync, SQLInputValue, StatementSync } from 'node:sqlite';
 import { duplicateKey } from '../../common/deploy-intent.ts';
-import type { Admission, AdmissionFacts, EnvironmentLock } from '../engine/admission.ts';
-import { admissionReviews, approvalReview, MAX_PROGRESS_COMMENTS, type GateReviewToSend } from '../engine/gate-reviews.ts';
+import { sameAdmissionFacts, type Admission, type AdmissionFacts, type EnvironmentLock } from '../engine/admission.ts';
+import { approvalReview, MAX_PROGRESS_COMMENTS, type GateReviewToSend } from '../engine/gate-reviews.ts';
 import type { GatedEnd } from '../engine/gated-end.ts';
 import { rolloutHosts } from '../engine/deploy-config.ts';
 import { statesBefore, type DeploymentState } from '../engine/states.ts';
@@ -16,6 +16,8 @@ import type { EmbeddedDatabase } from './embedded-database.ts';
 import { migrateSqlite } from './sqlite-schema.ts';
 import { lockFrom, toDeployment, toPendingGateReview, toPendingStatus } from './sql-store.ts';
 import type {
+  AdmissionApplied,
+  AdmissionInputs,
   DeploymentRecord,
   EnvironmentActivity,
   Finish,
@@ -204,97 +206,38 @@ class SqliteStore implements Store {
     );
   }
 
-  admit(
-    id: number,
-    config: Parameters<Store['admit']>[1],
-    decide: Parameters<Store['admit']>[2],
-    statuses: Parameters<Store['admit']>[3],
-    endedOnGitHub: string | null,
-    gate: Parameters<Store['admit']>[5] = null,
-  ): Promise<Admission | null> {
+  replaceEarlierAttempts(id: number, runId: number): Promise<void> {
     return this.transaction(() => {
-      const head = this.get('SELECT repository, environment FROM deployments WHERE id = ?1', id);
-      if (!head) return null;
-      const lock = this.environmentRow(String(head.repository), String(head.environment));
-      const row = this.get("SELECT * FROM deployments WHERE id = ?1 AND state = 'received'", id);
-      if (!row) return null;
-      const record = toDeployment(row);
-      if (record.workflowRunId !== null) {
-        // A run has one attempt at a time: an earlier attempt still open here ended without a word (the run
-        // was cancelled, then re-run) and must neither block this one as its duplicate nor be approved for it.
-        const replaced = this.all(
-          `UPDATE deployments SET state = CASE WHEN state = 'running' THEN 'error' ELSE 'cancelled' END, finished_at = now(),
-             description = 'an earlier attempt of workflow run ' || workflow_run_id || ', replaced by #' || ?3 || '; its end was not reported'
-           WHERE workflow_run_id = ?1 AND id <> ?2 AND state IN ('queued', 'running') RETURNING id, description`,
-          record.workflowRunId,
-          id,
-          String(id), // a bound number is a REAL in an expression: "#2.0"
-        );
-        for (const old of replaced) this.addEvent(Number(old.id), String(old.description));
-      }
-      const sameKey = this.all(
-        "SELECT id, state, finished_at, workflow_run_id FROM deployments WHERE duplicate_key = ?1 AND id <> ?2 AND state <> 'received' ORDER BY received_at, id",
-        duplicateKey(record),
+      // A run has one attempt at a time: an earlier attempt still open here ended without a word (the run
+      // was cancelled, then re-run) and must neither block this one as its duplicate nor be approved for it.
+      const replaced = this.all(
+        `UPDATE deployments SET state = CASE WHEN state = 'running' THEN 'error' ELSE 'cancelled' END, finished_at = now(),
+           description = 'an earlier attempt of workflow run ' || workflow_run_id || ', replaced by #' || ?3 || '; its end was not reported'
+         WHERE workflow_run_id = ?1 AND id <> ?2 AND state IN ('queued', 'running') RETURNING id, description`,
+        runId,
         id,
+        String(id), // a bound number is a REAL in an expression: "#2.0"
       );
-      const succeeded = this.all(
-        "SELECT DISTINCT environment FROM deployments WHERE repository = ?1 AND sha = ?2 AND task = 'deploy' AND state = 'succeeded'",
-        record.repository,
-        record.sha,
-      );
-      const waiting = this.all(
-        "SELECT id FROM deployments WHERE repository = ?1 AND environment = ?2 AND state = 'queued' ORDER BY queued_at, id",
-        record.repository,
-        record.environment,
-      );
-      const running = this.get(
-        "SELECT id, workflow_run_id FROM deployments WHERE repository = ?1 AND environment = ?2 AND state = 'running'",
-        record.repository,
-        record.environment,
-      );
-      const live = this.get(
-        "SELECT id, sha, finished_at FROM deployments WHERE repository = ?1 AND environment = ?2 AND task = 'deploy' AND state = 'succeeded' ORDER BY finished_at DESC, id DESC LIMIT 1",
-        record.repository,
-        record.environment,
-      );
-      const actionKey = typeof record.payload.idempotency_key === 'string' ? record.payload.idempotency_key : null;
-      const sameIdempotencyKey = actionKey
-        ? this.all(
-            "SELECT id, state FROM deployments WHERE repository = ?1 AND json_extract(payload, '$.idempotency_key') = ?2 AND id <> ?3 AND state <> 'received' ORDER BY received_at, id",
-            record.repository,
-            actionKey,
-            id,
-          )
-        : [];
-      const envConfig = config.ok ? config.environment : null;
-      const facts: AdmissionFacts = {
-        candidate: record,
-        config,
-        sameKey: sameKey.map((r) => ({
-          id: Number(r.id),
-          state: r.state as DeploymentState,
-          finishedAt: r.finished_at === null ? null : new Date(Number(r.finished_at)),
-          workflowRunId: r.workflow_run_id === null ? null : Number(r.workflow_run_id),
-        })),
-        sameIdempotencyKey: sameIdempotencyKey.map((r) => ({ id: Number(r.id), state: r.state as DeploymentState })),
-        endedOnGitHub,
-        lock,
-        succeededIn: succeeded.map((r) => String(r.environment)),
-        waiting: waiting.map((r) => Number(r.id)),
-        running: running
-          ? { id: Number(running.id), workflowRunId: running.workflow_run_id === null ? null : Number(running.workflow_run_id) }
-          : null,
-        live: live
-          ? {
-              id: Number(live.id),
-              sha: String(live.sha),
-              finishedAt: live.finished_at === null ? null : new Date(Number(live.finished_at)),
-            }
-          : null,
-        gate,
-        now: new Date(Number(this.get('SELECT now() AS now')!.now)),
-      };
-      const admission = decide(facts);
+      for (const old of replaced) this.addEvent(Number(old.id), String(old.description));
+    });
+  }
+
+  admissionFacts(id: number, inputs: AdmissionInputs): Promise<AdmissionFacts | null> {
+    return this.transaction(() => this.readAdmissionFacts(id, inputs));
+  }
+
+  applyAdmission(
+    decidedOn: AdmissionFacts,
+    admission: Admission,
+    statuses: StatusToPublish[],
+    reviews: GateReviewToSend[],
+  ): Promise<AdmissionApplied> {
+    return this.transaction(() => {
+      const id = decidedOn.candidate.id;
+      const facts = this.readAdmissionFacts(id, decidedOn);
+      if (!facts) return 'gone';
+      if (!sameAdmissionFacts(decidedOn, facts)) return 'changed';
+      const envConfig = facts.config.ok ? facts.config.environment : null;
       if (admission.kind === 'refuse') {
         this.all(
           `UPDATE deployments SET state = 'refused', description = ?2, detail = ?3, duplicate_of = ?4, lease_owner = NULL, lease_expires_at = NULL, finished_at = now()
@@ -328,14 +271,81 @@ class SqliteStore implements Store {
           this.addEvent(older, `superseded by #${id}`);
         }
       }
-      const admitted: DeploymentRecord =
-        admission.kind === 'queue'
-          ? { ...record, state: 'queued', config: envConfig, environmentUrl: envConfig?.url ?? null }
-          : { ...record, state: 'refused' };
-      for (const status of statuses(admission, admitted)) this.enqueue(status);
-      for (const review of admissionReviews(admission, facts)) this.enqueueReview(review);
-      return admission;
+      for (const status of statuses) this.enqueue(status);
+      for (const review of reviews) this.enqueueReview(review);
+      return 'applied';
     });
+  }
+
+  /** What admission decides on (BEGIN IMMEDIATE holds the whole database); null once `id` is no longer `received`. */
+  private readAdmissionFacts(id: number, inputs: AdmissionInputs): AdmissionFacts | null {
+    const head = this.get('SELECT repository, environment FROM deployments WHERE id = ?1', id);
+    if (!head) return null;
+    const lock = this.environmentRow(String(head.repository), String(head.environment));
+    const row = this.get("SELECT * FROM deployments WHERE id = ?1 AND state = 'received'", id);
+    if (!row) return null;
+    const record = toDeployment(row);
+    const sameKey = this.all(
+      "SELECT id, state, finished_at, workflow_run_id FROM deployments WHERE duplicate_key = ?1 AND id <> ?2 AND state <> 'received' ORDER BY received_at, id",
+      duplicateKey(record),
+      id,
+    );
+    const succeeded = this.all(
+      "SELECT DISTINCT environment FROM deployments WHERE repository = ?1 AND sha = ?2 AND task = 'deploy' AND state = 'succeeded'",
+      record.repository,
+      record.sha,
+    );
+    const waiting = this.all(
+      "SELECT id FROM deployments WHERE repository = ?1 AND environment = ?2 AND state = 'queued' ORDER BY queued_at, id",
+      record.repository,
+      record.environment,
+    );
+    const running = this.get(
+      "SELECT id, workflow_run_id FROM deployments WHERE repository = ?1 AND environment = ?2 AND state = 'running'",
+      record.repository,
+      record.environment,
+    );
+    const live = this.get(
+      "SELECT id, sha, finished_at FROM deployments WHERE repository = ?1 AND environment = ?2 AND task = 'deploy' AND state = 'succeeded' ORDER BY finished_at DESC, id DESC LIMIT 1",
+      record.repository,
+      record.environment,
+    );
+    const actionKey = typeof record.payload.idempotency_key === 'string' ? record.payload.idempotency_key : null;
+    const sameIdempotencyKey = actionKey
+      ? this.all(
+          "SELECT id, state FROM deployments WHERE repository = ?1 AND json_extract(payload, '$.idempotency_key') = ?2 AND id <> ?3 AND state <> 'received' ORDER BY received_at, id",
+          record.repository,
+          actionKey,
+          id,
+        )
+      : [];
+    return {
+      candidate: record,
+      config: inputs.config,
+      sameKey: sameKey.map((r) => ({
+        id: Number(r.id),
+        state: r.state as DeploymentState,
+        finishedAt: r.finished_at === null ? null : new Date(Number(r.finished_at)),
+        workflowRunId: r.workflow_run_id === null ? null : Number(r.workflow_run_id),
+      })),
+      sameIdempotencyKey: sameIdempotencyKey.map((r) => ({ id: Number(r.id), state: r.state as DeploymentState })),
+      endedOnGitHub: inputs.endedOnGitHub,
+      lock,
+      succeededIn: succeeded.map((r) => String(r.environment)),
+      waiting: waiting.map((r) => Number(r.id)),
+      running: running
+        ? { id: Number(running.id), workflowRunId: running.workflow_run_id === null ? null : Number(running.workflow_run_id) }
+        : null,
+      live: live
+        ? {
+            id: Number(live.id),
+            sha: String(live.sha),
+            finishedAt: live.finished_at === null ? null : new Date(Number(live.finished_at)),
+          }
+        : null,
+      gate: inputs.gate ?? null,
+      now: new Date(Number(this.get('SELECT now() AS now')!.now)),
+    };
   }
 
   claimNext(

@@ -119,6 +119,16 @@ export interface EnvironmentActivity {
   oldestWaitingSeconds: number;
 }
 
+/** What admission knows beyond the store: deploy.yml's word, GitHub's, and a gated job's facts. */
+export interface AdmissionInputs {
+  config: AdmissionFacts['config'];
+  /** The deployment's terminal state on GitHub when it ended there before the bot saw it. */
+  endedOnGitHub: string | null;
+  gate?: GateFacts | null;
+}
+
+export type AdmissionApplied = 'applied' | 'changed' | 'gone';
+
 export interface Store {
   /** False when this delivery GUID was seen before (a redelivery): the caller does nothing. */
   recordDelivery(guid: string, event: string): Promise<boolean>;
@@ -130,19 +140,21 @@ export interface Store {
   forgetReceived(id: number): Promise<void>;
   /** Hands `received` deployments to one replica for admission (held for `holdMs`). */
   claimReceived(owner: string, holdMs: number, limit: number): Promise<DeploymentRecord[]>;
+  /** A gated job's workflow run has one attempt at a time: its earlier attempts still open here end. */
+  replaceEarlierAttempts(id: number, runId: number): Promise<void>;
+  /** What admission decides on (bot/engine/admission.ts), in one snapshot; null once `id` is no longer `received`. */
+  admissionFacts(id: number, inputs: AdmissionInputs): Promise<AdmissionFacts | null>;
   /**
-   * Admits one received deployment: under the environment's row lock, gathers the facts, asks the
-   * pure `decide`, and applies its answer together with the statuses it implies.
+   * Applies the engine's decision with the statuses and reviews it implies, under the environment's lock,
+   * if the facts it was made on still hold; otherwise nothing changes: 'changed' (decide again on fresh
+   * facts) or 'gone' (admitted meanwhile by another replica).
    */
-  admit(
-    id: number,
-    config: AdmissionFacts['config'],
-    decide: (facts: AdmissionFacts) => Admission,
-    statuses: (admission: Admission, record: DeploymentRecord) => StatusToPublish[],
-    endedOnGitHub: string | null,
-    /** For a gated workflow job: its facts; the reviews the decision implies are queued with it. */
-    gate?: GateFacts | null,
-  ): Promise<Admission | null>;
+  applyAdmission(
+    decidedOn: AdmissionFacts,
+    admission: Admission,
+    statuses: StatusToPublish[],
+    reviews: GateReviewToSend[],
+  ): Promise<AdmissionApplied>;
 
   /**
    * Starts the oldest queued deployment of an environment with none running, under a new lease epoch,

@@ -1,13 +1,14 @@
-// Admission of received deployments: load deploy.yml (default branch), then let the engine's pure
-// `admit` decide under the environment's lock, and queue the statuses that decision implies.
+// Admission of received deployments: load deploy.yml (default branch), read the facts from the store, let
+// the engine's pure `admit` decide, and have the store apply that decision with the statuses it implies.
 import type { Logger } from 'pino';
 import { reaches, roleFrom } from '../chatops/authorise.ts';
 import { admit, supersededDescription, type Admission, type ConfigFact, type GateFacts } from '../engine/admission.ts';
+import { admissionReviews } from '../engine/gate-reviews.ts';
 import { ADMISSION_HOLD_MS } from '../engine/leases.ts';
 import { endedOnGitHub } from '../engine/pickup.ts';
 import { isShipguardDeployment } from '../engine/whose-deployment.ts';
 import { DeployConfigError, environmentConfig, type DeployConfig } from '../engine/deploy-config.ts';
-import type { DeploymentRecord, Store } from '../store/store.ts';
+import type { AdmissionInputs, DeploymentRecord, Store } from '../store/store.ts';
 import { statusFor, type LogLinkSigner, type StatusToPublish } from '../engine/status-for.ts';
 
 export interface AdmissionContext {
@@ -79,13 +80,8 @@ export async function admitReceived(context: AdmissionContext): Promise<number> 
       context.onIgnored?.(record);
       return;
     }
-    const admission = await store.admit(
-      record.id,
-      config,
-      admit,
-      (decision, current) => admissionStatuses(decision, current, context.links),
-      ended,
-      gate,
+    const admission = await admitDeployment(store, record.id, { config, endedOnGitHub: ended, gate }, (decision) =>
+      admissionStatuses(decision, admittedRecord(record, decision, config), context.links),
     );
     if (admission) {
       decided++;
@@ -103,6 +99,28 @@ export async function admitReceived(context: AdmissionContext): Promise<number> 
   const failed = rounds.find((round) => round.status === 'rejected');
   if (failed) throw failed.reason; // the store failed: the worker logs it and tries again
   return decided;
+}
+
+/**
+ * One deployment's admission: the store gives the facts, the engine decides, the store applies the decision
+ * if the facts still hold; when another deployment of the environment changed them meanwhile, it is decided
+ * again on fresh ones. Null when another replica admitted it first.
+ */
+export async function admitDeployment(
+  store: Store,
+  id: number,
+  inputs: AdmissionInputs,
+  statusesFor: (admission: Admission) => StatusToPublish[],
+): Promise<Admission | null> {
+  if (inputs.gate) await store.replaceEarlierAttempts(id, inputs.gate.runId);
+  for (;;) {
+    const facts = await store.admissionFacts(id, inputs);
+    if (!facts) return null;
+    const admission = admit(facts);
+    const applied = await store.applyAdmission(facts, admission, statusesFor(admission), admissionReviews(admission, facts));
+    if (applied === 'applied') return admission;
+    if (applied === 'gone') return null;
+  }
 }
 
 /** A gated job is always ours: shipguard's protection rule is enabled on its environment. */
@@ -127,6 +145,13 @@ async function gateFacts(context: AdmissionContext, record: DeploymentRecord, ru
     failingContexts: await reads.failingContexts(record.installationId, record.repository, record.sha, required),
     forced: runForces(run),
   };
+}
+
+/** The record as admission leaves it: what its statuses are written from. */
+function admittedRecord(record: DeploymentRecord, admission: Admission, config: ConfigFact): DeploymentRecord {
+  if (admission.kind === 'refuse') return { ...record, state: 'refused' };
+  const environment = config.ok ? config.environment : null;
+  return { ...record, state: 'queued', config: environment, environmentUrl: environment?.url ?? null };
 }
 
 function admissionStatuses(admission: Admission, record: DeploymentRecord, links: LogLinkSigner): StatusToPublish[] {

@@ -2,10 +2,10 @@
 // report, an approval is queued exactly once with the claim that makes the job running (no lease: nothing
 // runs in the bot), no status is ever queued for them, and their end frees the environment.
 import { afterEach, describe, expect, it } from 'vitest';
-import { admit } from '../../bot/engine/admission.ts';
 import { parseDeployConfig } from '../../bot/engine/deploy-config.ts';
 import type { StatusToPublish } from '../../bot/engine/status-for.ts';
 import type { NewDeployment } from '../../bot/store/store.ts';
+import { admitDeployment } from '../../bot/worker/admit-received.ts';
 import { freshStore, STORE_KINDS, type TestStore } from '../support/databases.ts';
 
 const config = parseDeployConfig('environments:\n  staging: { deployer: workflow, timeouts: { total: 1s } }\n');
@@ -58,7 +58,9 @@ describe.each(STORE_KINDS)('store: gated workflow jobs (%s)', (kind) => {
     ] as const) {
       expect(await store.recordReceived(job(id, sha))).toBe(true);
       expect(await store.recordReceived(job(id, sha))).toBe(false); // redelivery
-      await store.admit(id, staging, admit, statuses, null, { ...gate, runId: id + 1000 });
+      await admitDeployment(store, id, { config: staging, endedOnGitHub: null, gate: { ...gate, runId: id + 1000 } }, (a) =>
+        statuses(a, { id: id }),
+      );
     }
     const first = await Promise.all([store.claimNext('a', 10_000, started), store.claimNext('b', 10_000, started)]);
     expect(first.filter(Boolean).map((r) => r!.id)).toEqual([1]);
@@ -86,10 +88,14 @@ describe.each(STORE_KINDS)('store: gated workflow jobs (%s)', (kind) => {
     t = await freshStore(kind);
     const { store } = t;
     await store.recordReceived(job(1, 'a'));
-    await store.admit(1, staging, admit, statuses, null, { ...gate, runId: 1001 });
+    await admitDeployment(store, 1, { config: staging, endedOnGitHub: null, gate: { ...gate, runId: 1001 } }, (a) =>
+      statuses(a, { id: 1 }),
+    );
     await store.claimNext('a', 10_000, started);
     await store.recordReceived(job(2, 'b'));
-    await store.admit(2, staging, admit, statuses, null, { ...gate, runId: 1002 });
+    await admitDeployment(store, 2, { config: staging, endedOnGitHub: null, gate: { ...gate, runId: 1002 } }, (a) =>
+      statuses(a, { id: 2 }),
+    );
     const deadline = Date.now() + 30_000;
     let overdue = await store.endOverdueGated();
     while (!overdue.length && Date.now() < deadline) {
@@ -109,12 +115,18 @@ describe.each(STORE_KINDS)('store: gated workflow jobs (%s)', (kind) => {
     const { store } = t;
     const attempt = (id: number): NewDeployment => ({ ...job(id, 'a'), workflowRunId: 500 });
     await store.recordReceived(job(9, 'c'));
-    await store.admit(9, staging, admit, statuses, null, { ...gate, runId: 1009 });
+    await admitDeployment(store, 9, { config: staging, endedOnGitHub: null, gate: { ...gate, runId: 1009 } }, (a) =>
+      statuses(a, { id: 9 }),
+    );
     await store.claimNext('a', 10_000, started); // the environment is busy: the attempts wait
     await store.recordReceived(attempt(1));
-    await store.admit(1, staging, admit, statuses, null, { ...gate, runId: 500 });
+    await admitDeployment(store, 1, { config: staging, endedOnGitHub: null, gate: { ...gate, runId: 500 } }, (a) => statuses(a, { id: 1 }));
     await store.recordReceived(attempt(2));
-    expect(await store.admit(2, staging, admit, statuses, null, { ...gate, runId: 500 })).toMatchObject({ kind: 'queue' });
+    expect(
+      await admitDeployment(store, 2, { config: staging, endedOnGitHub: null, gate: { ...gate, runId: 500 } }, (a) =>
+        statuses(a, { id: 2 }),
+      ),
+    ).toMatchObject({ kind: 'queue' });
     expect(await store.deployment(1)).toMatchObject({
       state: 'cancelled',
       description: 'an earlier attempt of workflow run 500, replaced by #2; its end was not reported',

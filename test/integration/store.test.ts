@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { admit } from '../../bot/engine/admission.ts';
+import { admitDeployment } from '../../bot/worker/admit-received.ts';
 import { parseDeployConfig } from '../../bot/engine/deploy-config.ts';
 import { openStore } from '../../bot/store/open-store.ts';
 import type { NewDeployment, Store } from '../../bot/store/store.ts';
@@ -49,7 +49,7 @@ const status = (id: number): StatusToPublish => ({
 
 async function receiveAndAdmit(store: Store, d: NewDeployment, env = staging) {
   await store.recordReceived(d);
-  return store.admit(d.id, env, admit, noStatuses, null);
+  return admitDeployment(store, d.id, { config: env, endedOnGitHub: null }, noStatuses);
 }
 
 describe.each(STORE_KINDS)('store (%s)', (kind) => {
@@ -73,7 +73,9 @@ describe.each(STORE_KINDS)('store (%s)', (kind) => {
     t = await freshStore(kind);
     const ids = Array.from({ length: 50 }, (_, i) => 100 + i);
     await Promise.all(ids.map((id) => t.store.recordReceived(deployment(id))));
-    const admissions = await Promise.all(ids.map((id) => t.store.admit(id, staging, admit, noStatuses, null)));
+    const admissions = await Promise.all(
+      ids.map((id) => admitDeployment(t.store, id, { config: staging, endedOnGitHub: null }, noStatuses)),
+    );
     const queued = admissions.filter((a) => a?.kind === 'queue');
     expect(queued).toHaveLength(1);
     const winner = (await t.store.deployments({ states: ['queued'] }))[0]!;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { admit, type AdmissionFacts, type Candidate } from '../../bot/engine/admission.ts';
+import { admit, sameAdmissionFacts, type AdmissionFacts, type Candidate } from '../../bot/engine/admission.ts';
 import { parseDeployConfig } from '../../bot/engine/deploy-config.ts';
 
 const SHA = 'a'.repeat(40);
@@ -153,5 +153,16 @@ describe('gates', () => {
   it('checks duplicates before locks: a duplicate is inactive even in a locked environment', () => {
     const lock = { owner: 'bob', reason: '', lockedAt: new Date() };
     expect(admit(facts({ lock, sameKey: [{ id: 2, state: 'succeeded' }] }))).toMatchObject({ status: 'inactive', duplicateOf: 2 });
+  });
+});
+
+describe('a decision made on facts that changed is made again', () => {
+  it('the same facts a moment later still hold; a new waiting deployment, a lock or a running one do not', () => {
+    const decidedOn = facts();
+    expect(sameAdmissionFacts(decidedOn, { ...facts(), now: new Date(decidedOn.now.getTime() + 5) })).toBe(true);
+    expect(sameAdmissionFacts(decidedOn, facts({ waiting: [7] }))).toBe(false);
+    expect(sameAdmissionFacts(decidedOn, facts({ lock: { owner: 'bob', reason: '', lockedAt: new Date(0) } }))).toBe(false);
+    expect(sameAdmissionFacts(decidedOn, facts({ running: { id: 7, workflowRunId: null } }))).toBe(false);
+    expect(sameAdmissionFacts(decidedOn, facts({ sameKey: [{ id: 7, state: 'queued' }] }))).toBe(false);
   });
 });
