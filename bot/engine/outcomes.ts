@@ -17,11 +17,12 @@ export type ActingPhase = Extract<HostPhase, 'deploy' | 'healthcheck' | 'rollbac
 
 /**
  * The deployment's end as the deployer saw it. `error`: the outcome is unknown or the job invalid.
+ * `cancelled`: `/cancel` stopped it (GitHub shows a failure; the description says after how many hosts).
  * `handed_over`: the runner stopped starting hosts to hand the deployment to another bot (SIGTERM or a
  * lost lease); it has no end yet, and whoever runs it next finishes it.
  */
 export interface DeployResult {
-  state: 'succeeded' | 'failed' | 'error' | 'handed_over';
+  state: 'succeeded' | 'failed' | 'cancelled' | 'error' | 'handed_over';
   description: string;
   logUrl?: string;
 }

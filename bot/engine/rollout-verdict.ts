@@ -42,7 +42,7 @@ export function rolloutVerdict(hosts: HostTally[], stop: StopReason, gateFailure
     const first = failed[0]!;
     return { state: 'failed', description: `failed on ${names(failed)} (${first.message}); ${done}/${total} hosts deployed` };
   }
-  if (stop === 'cancelled') return { state: 'failed', description: `cancelled after ${done}/${total} hosts` };
+  if (stop === 'cancelled') return { state: 'cancelled', description: `cancelled after ${done}/${total} hosts` };
   if (done < total) {
     const why = stop === 'deadline' ? 'total timeout reached' : 'rollout stopped';
     return { state: 'failed', description: `${why} after ${done}/${total} hosts` };
@@ -72,7 +72,7 @@ export function shouldRollBackFleet(
   options: { noop: boolean; cancelWithRollback: boolean; hasRollback: boolean },
 ): boolean {
   if (options.noop || !options.hasRollback) return false;
-  if (verdict.state !== 'failed' && verdict.state !== 'error') return false;
+  if (verdict.state === 'succeeded' || verdict.state === 'handed_over') return false;
   if (stop === 'cancelled') return options.cancelWithRollback;
   return onFailure === 'rollback_fleet';
 }

@@ -450,10 +450,12 @@ export class DeploymentRunner {
 }
 
 function finishFor(record: DeploymentRecord, result: DeployResult, cancelledBy: string | null, links: LogLinkSigner): Finish {
-  const state = result.state === 'handed_over' ? 'error' : result.state;
-  const cancelled = cancelledBy !== null && state === 'failed' && result.description.startsWith('cancelled');
-  const finalState = cancelled ? 'cancelled' : state;
-  const description = cancelled ? result.description.replace(/^cancelled/, `cancelled by @${cancelledBy}`) : result.description;
+  const finalState = result.state === 'handed_over' ? 'error' : result.state;
+  // Who cancelled is the runner's to know: the rollout only says it was cancelled, and after how many hosts.
+  const description =
+    finalState === 'cancelled' && cancelledBy !== null
+      ? result.description.replace(/^cancelled/, `cancelled by @${cancelledBy}`)
+      : result.description;
   return {
     state: finalState,
     description,

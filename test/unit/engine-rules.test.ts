@@ -44,9 +44,9 @@ describe('max_failures', () => {
     });
   });
 
-  it('a cancelled rollout is a failure that says how far it got', () => {
+  it('a cancelled rollout says so, and how far it got', () => {
     expect(rolloutVerdict([host('a', 'succeeded'), host('b', null)], 'cancelled')).toEqual({
-      state: 'failed',
+      state: 'cancelled',
       description: 'cancelled after 1/2 hosts',
     });
   });
