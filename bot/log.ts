@@ -4,8 +4,12 @@
 // body with a signed `log_url`); each line has one `name` (Probot's loggers add theirs to ours); an error
 // is logged once; and a webhook whose signature does not verify — expected bad input — is one `warn`
 // line, not a stack trace.
+import { createRequire } from 'node:module';
 import pino, { type DestinationStream, type Logger } from 'pino';
-import pretty from 'pino-pretty';
+import type pretty from 'pino-pretty';
+
+// pino-pretty (and its dependencies) only for a terminal: a service's start does not load it.
+const require = createRequire(import.meta.url);
 
 /** Shorter values are not masked: masking "s" would mangle every line. */
 const SECRET_MIN_LENGTH = 8;
@@ -25,7 +29,9 @@ export function createLog(options: LogOptions): Logger {
     .flatMap((s) => [s, JSON.stringify(s).slice(1, -1)]); // as written, and as it appears inside a JSON string
   const destination =
     options.destination ??
-    (process.stdout.isTTY ? pretty({ colorize: true, singleLine: true, ignore: 'pid,hostname', sync: true }) : pino.destination(1));
+    (process.stdout.isTTY
+      ? (require('pino-pretty') as typeof pretty)({ colorize: true, singleLine: true, ignore: 'pid,hostname', sync: true })
+      : pino.destination(1));
   const reported = new WeakSet<Error>();
   return pino(
     {

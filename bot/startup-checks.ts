@@ -1,14 +1,13 @@
 // What `npm start` checks before it starts anything: every setting of the environment (docs/configuration.md),
 // each problem as one line that names the variable and says what to fix, all of them at once. Checks that
 // touch the outside (the database, the data folder) have a deadline: a black-holed address or a folder on a
-// hung file system ends the start with a line, never a silent wait.
+// hung file system ends the start with a line, never a silent wait. The PostgreSQL driver and ssh2 are loaded
+// only to check a setting that uses them: a start loads no more than its configuration needs.
 import { createPrivateKey } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { getPrivateKey } from '@probot/get-private-key';
-import pg from 'pg';
-import ssh2 from 'ssh2'; // CommonJS: Node sees no named exports
 import { durationVariable, textOrFile } from './config.ts';
 import { loadHttpDeployerDefinitions } from './deployers/http/definitions.ts';
 import { parseKnownHosts } from './deployers/ssh/known-hosts.ts';
@@ -137,9 +136,10 @@ function metricsTokenProblem(value: string | undefined): string | null {
   return `METRICS_TOKEN is shorter than ${METRICS_TOKEN_MIN_LENGTH} characters: use a random one (openssl rand -hex 32), or unset it to turn /metrics off`;
 }
 
-function sshKeyProblem(env: NodeJS.ProcessEnv): string | null {
+async function sshKeyProblem(env: NodeJS.ProcessEnv): Promise<string | null> {
   const text = textOrFile(env, 'SHIPGUARD_SSH_KEY');
   if (text === undefined) return null;
+  const { default: ssh2 } = await import('ssh2'); // CommonJS: Node sees no named exports
   const parsed = ssh2.utils.parseKey(text);
   if (!(parsed instanceof Error)) return null;
   const name = env.SHIPGUARD_SSH_KEY ? 'SHIPGUARD_SSH_KEY' : `SHIPGUARD_SSH_KEY_PATH=${env.SHIPGUARD_SSH_KEY_PATH}`;
@@ -167,6 +167,7 @@ async function databaseProblem(value: string, deadlineMs: number): Promise<strin
     return `DATABASE_URL must start with postgres:// (it starts with ${url.protocol}//)`;
   }
   const where = `${url.hostname || url.searchParams.get('host') || 'localhost'}:${url.port || 5432}`;
+  const { default: pg } = await import('pg');
   const client = new pg.Client({ connectionString: value, connectionTimeoutMillis: deadlineMs, query_timeout: deadlineMs });
   client.on('error', () => {});
   const unreachable = (text: string): StartupProblem => ({ text, retry: true });

@@ -1,6 +1,6 @@
-// Picks the store from the environment: PostgreSQL when DATABASE_URL is set, else the embedded one.
+// Picks the store from the environment: PostgreSQL when DATABASE_URL is set, else the embedded one. The
+// PostgreSQL driver is loaded only then: an embedded bot starts without it.
 import { openEmbeddedDatabase } from './embedded-database.ts';
-import { postgresClient } from './postgres-client.ts';
 import { openSqlStore } from './sql-store.ts';
 import { openSqliteStore } from './sqlite-store.ts';
 import type { Store } from './store.ts';
@@ -15,6 +15,7 @@ export async function openStore(options: { databaseUrl?: string; dataDir: string
       throw error;
     }
   }
+  const { postgresClient } = await import('./postgres-client.ts');
   const client = postgresClient(options.databaseUrl);
   try {
     return await openSqlStore(client);

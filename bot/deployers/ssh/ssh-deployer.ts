@@ -2,7 +2,6 @@
 // host keys pinned by SHIPGUARD_KNOWN_HOSTS, the fleet's connection limits respected, host output
 // bounded, and the deployer's own private key added to the values redacted from that output.
 import { userInfo } from 'node:os';
-import ssh2 from 'ssh2'; // CommonJS: Node sees no named exports
 import type { DeployEvents, DeployJob, Deployer } from '../deployer.ts';
 import type { DeployResult } from '../../engine/outcomes.ts';
 import { rollout, type RolloutOptions } from '../rollout.ts';
@@ -14,6 +13,7 @@ import {
   HandshakeSlots,
 } from './connection-limits.ts';
 import { KnownHosts, KnownHostsError } from './known-hosts.ts';
+import { loadSsh2 } from './load-ssh2.ts';
 import { SshTransport, type SshTransportOptions } from './ssh-transport.ts';
 
 export interface SshDeployerOptions {
@@ -76,7 +76,7 @@ function buildTransport(options: SshDeployerOptions): { transport: SshTransport 
   if (!options.privateKey) {
     return { unavailable: 'ssh deployer: no SHIPGUARD_SSH_KEY or SHIPGUARD_SSH_KEY_PATH set; nothing executed' };
   }
-  const parsed = ssh2.utils.parseKey(options.privateKey);
+  const parsed = loadSsh2().utils.parseKey(options.privateKey);
   if (parsed instanceof Error) return { unavailable: `ssh deployer: the private key cannot be used (${parsed.message}); nothing executed` };
   if (!options.knownHosts?.trim()) {
     return {

@@ -10,11 +10,12 @@
 // - a connection that drops mid-command, or a channel that closes without an exit status, is `lost`.
 import { randomBytes } from 'node:crypto';
 import { StringDecoder } from 'node:string_decoder';
-import ssh2, { type Client, type ClientChannel, type ConnectConfig } from 'ssh2'; // CommonJS: Node sees no named exports
+import type { Client, ClientChannel, ConnectConfig } from 'ssh2';
 import { shellCommandWithEnv } from '../../../common/shell.ts';
 import { parseHostSpec, type HostAddress } from '../../engine/host-spec.ts';
 import { ConnectFailure, type CommandEnd, type HostConnection, type HostTransport, type CommandOptions } from '../host-transport.ts';
 import { Slots, type HandshakeSlots } from './connection-limits.ts';
+import { loadSsh2 } from './load-ssh2.ts';
 import type { KnownHosts } from './known-hosts.ts';
 
 export interface SshTransportOptions {
@@ -90,7 +91,7 @@ export class SshTransport implements HostTransport {
     const where = `${host}:${port}`;
     return new Promise((resolve, reject) => {
       if (timeoutMs <= 0) return reject(new Error(`no time left to connect to ${where}`));
-      const client = new ssh2.Client();
+      const client = new (loadSsh2().Client)();
       let refusedKey: string | null = null;
       let settled = false;
       const fail = (error: Error) => {
