@@ -12,7 +12,8 @@ COPY common ./common
 COPY app.yml LICENSE ./
 RUN mkdir /data && chown node:node /data
 USER node
-ENV PORT=3000 DATA_DIR=/data
+# Node's compile cache in the volume (docs/configuration.md): a restart is about twice as fast as the first start.
+ENV PORT=3000 DATA_DIR=/data NODE_COMPILE_CACHE=/data/compile-cache
 VOLUME /data
 EXPOSE 3000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \

@@ -1,11 +1,8 @@
-// `npm start`: the bot, configured from the environment (docs/configuration.md). Every setting is
-// checked first, and all problems are printed at once, one line each, before anything starts.
+// The bot of `npm start` (server.ts), configured from the environment (docs/configuration.md). Every setting
+// is checked first, and all problems are printed at once, one line each, before anything starts.
+import { flushCompileCache } from 'node:module';
 import { startBot } from './bot.ts';
-import { readEnvFile } from './setup/env-file.ts';
 import { startupProblems } from './startup-checks.ts';
-
-// Settings `npm run setup` wrote; what the environment sets wins.
-for (const [name, value] of Object.entries(readEnvFile('.env'))) process.env[name] ??= value;
 
 /** Settings to fix (EX_CONFIG, sysexits.h), as opposed to a crash or a database not answering yet (1). */
 const EXIT_CONFIG = 78;
@@ -25,6 +22,9 @@ try {
   bot.log.info(
     `shipguard listening on ${bot.url} (webhooks at /api/github/webhooks, store: ${bot.config.databaseUrl ? 'PostgreSQL' : bot.config.dataDir})`,
   );
+  // Everything a start loads is compiled by now: written at once, the next start has it even if this
+  // process is killed rather than stopped (Node writes the cache only at a normal exit).
+  flushCompileCache();
   const shutdown = async (signal: string) => {
     // Handover: no new host starts; hosts in flight end (killed past the grace), are recorded, and the
     // leases are released so another bot, or this one restarted, continues at once.
