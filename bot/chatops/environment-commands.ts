@@ -1,7 +1,7 @@
 // `/lock`, `/unlock` and `/cancel`: they change an environment's state in the store, which every
 // replica and every deploy source (the Action's deploys too) sees.
 import { statusFor } from '../engine/status-for.ts';
-import type { Role } from './authorise.ts';
+import type { Role } from '../engine/roles.ts';
 import { reply, type Answer, type CommandScope } from './command-scope.ts';
 import {
   alreadyLockedReply,

@@ -2,7 +2,7 @@
 // (a lock reason, a bad argument) is shown inside a code span, so it cannot mention or format anything.
 import { failuresMarkdown, type HostFailure } from '../../common/host-failures.ts';
 import { COMMAND_NAMES, USAGE, USAGE_SEPARATOR } from './grammar.ts';
-import type { Role } from './authorise.ts';
+import type { Role } from '../engine/roles.ts';
 
 const SHORT_SHA = 7;
 

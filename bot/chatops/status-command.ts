@@ -1,7 +1,7 @@
 // `/status [env]` and `/help`: read-only answers from the store and deploy.yml.
 import { rolloutHosts, type DeployConfig } from '../engine/deploy-config.ts';
 import { hostVersions, inventoryText } from '../engine/host-inventory.ts';
-import { reaches, type Role } from './authorise.ts';
+import { reaches, type Role } from '../engine/roles.ts';
 import { reply, type Answer, type CommandScope } from './command-scope.ts';
 import { liveDeploy } from './history.ts';
 import { helpReply, statusReply, type EnvironmentStatusView } from './replies.ts';

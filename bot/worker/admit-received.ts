@@ -1,7 +1,7 @@
 // Admission of received deployments: load deploy.yml (default branch), read the facts from the store, let
 // the engine's pure `admit` decide, and have the store apply that decision with the statuses it implies.
 import type { Logger } from 'pino';
-import { reaches, roleFrom } from '../chatops/authorise.ts';
+import { reaches, roleFrom } from '../engine/roles.ts';
 import { admit, supersededDescription, type Admission, type ConfigFact, type GateFacts } from '../engine/admission.ts';
 import { admissionReviews } from '../engine/gate-reviews.ts';
 import { ADMISSION_HOLD_MS } from '../engine/leases.ts';

@@ -3,7 +3,8 @@
 import { commentCommit } from '../../bot/chatops/comment-commit.ts';
 import { outputTail, TAIL_BYTES } from '../../common/host-failures.ts';
 import { describe, expect, it } from 'vitest';
-import { isBot, pullRequestProblem, reaches, roleFrom, type Role } from '../../bot/chatops/authorise.ts';
+import { isBot, pullRequestProblem } from '../../bot/chatops/authorise.ts';
+import { reaches, roleFrom, type Role } from '../../bot/engine/roles.ts';
 import { checksFrom, chatopsPayloadFrom } from '../../bot/chatops/create-deployment.ts';
 import { liveDeploy, rollbackTarget } from '../../bot/chatops/history.ts';
 import { environmentConfig, parseDeployConfig } from '../../bot/engine/deploy-config.ts';
