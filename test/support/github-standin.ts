@@ -359,6 +359,9 @@ export async function startGitHubStandin(options: StandinOptions): Promise<GitHu
         send(response, errorReply(500, 'Internal stand-in error'));
       });
   });
+  // Node closes a connection idle for 5 s; a client that sends its next request on it just then (a test
+  // paused longer on a loaded machine) reads ECONNRESET. GitHub keeps connections far longer: so does this.
+  server.keepAliveTimeout = 50_000; // below the 60 s headersTimeout
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
