@@ -11,6 +11,7 @@ import { getPrivateKey } from '@probot/get-private-key';
 import { durationVariable, textOrFile } from './config.ts';
 import { loadHttpDeployerDefinitions } from './deployers/http/definitions.ts';
 import { parseKnownHosts } from './deployers/ssh/known-hosts.ts';
+import { loadSsh2 } from './deployers/ssh/load-ssh2.ts';
 
 /** How long the database and the data folder get to answer before the start is given up. */
 export const STARTUP_CHECK_DEADLINE_MS = 10_000;
@@ -136,11 +137,10 @@ function metricsTokenProblem(value: string | undefined): string | null {
   return `METRICS_TOKEN is shorter than ${METRICS_TOKEN_MIN_LENGTH} characters: use a random one (openssl rand -hex 32), or unset it to turn /metrics off`;
 }
 
-async function sshKeyProblem(env: NodeJS.ProcessEnv): Promise<string | null> {
+function sshKeyProblem(env: NodeJS.ProcessEnv): string | null {
   const text = textOrFile(env, 'SHIPGUARD_SSH_KEY');
   if (text === undefined) return null;
-  const { default: ssh2 } = await import('ssh2'); // CommonJS: Node sees no named exports
-  const parsed = ssh2.utils.parseKey(text);
+  const parsed = loadSsh2().utils.parseKey(text);
   if (!(parsed instanceof Error)) return null;
   const name = env.SHIPGUARD_SSH_KEY ? 'SHIPGUARD_SSH_KEY' : `SHIPGUARD_SSH_KEY_PATH=${env.SHIPGUARD_SSH_KEY_PATH}`;
   return `${name} is not a usable SSH private key (${parsed.message}): give an unencrypted OpenSSH or PEM key`;

@@ -154,7 +154,6 @@ function refuse(status: 'inactive' | 'error', summary: string, detail = summary)
   return { kind: 'refuse', status, description: fitDescription(summary), detail, duplicateOf: null };
 }
 
-/** Rule 8: every name from the webhook is checked before it is stored as runnable. */
 /**
  * Whether a decision made on `decidedOn` still holds for `current`: the same facts but for the clock (a
  * few milliseconds later) and the candidate, which does not change while it waits for admission.
@@ -164,6 +163,7 @@ export function sameAdmissionFacts(decidedOn: AdmissionFacts, current: Admission
   return comparable(decidedOn) === comparable(current);
 }
 
+/** Rule 8: every name from the webhook is checked before it is stored as runnable. */
 function inputProblems(candidate: Candidate): string[] {
   return [
     repositoryNameError(candidate.repository),

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 export class OutboxLoop {
   private timer: NodeJS.Timeout | undefined;
   private draining: Promise<void> | null = null;
-  stopped = true;
+  private stopping = true;
 
   private readonly name: string;
   private readonly drain: () => Promise<void>;
@@ -19,20 +19,25 @@ export class OutboxLoop {
     this.log = log;
   }
 
+  /** Stopping, or not started: a drain in progress ends its round early. */
+  get stopped(): boolean {
+    return this.stopping;
+  }
+
   start(): void {
-    this.stopped = false;
+    this.stopping = false;
     this.schedule(0);
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
+    this.stopping = true;
     clearTimeout(this.timer);
     await this.draining;
   }
 
   /** Something new is waiting: look now rather than at the next poll. */
   wake(): void {
-    if (!this.stopped && !this.draining) this.schedule(0);
+    if (!this.stopping && !this.draining) this.schedule(0);
   }
 
   private schedule(ms: number): void {
@@ -42,7 +47,7 @@ export class OutboxLoop {
         .catch((error) => this.log.error({ err: error }, `${this.name}: store unavailable`))
         .finally(() => {
           this.draining = null;
-          if (!this.stopped) this.schedule(this.pollMs);
+          if (!this.stopping) this.schedule(this.pollMs);
         });
     }, ms);
   }
